@@ -1,0 +1,116 @@
+"""Plain records the store reads and writes. Services own the rules; these only carry data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+Json = dict[str, Any]
+
+
+@dataclass
+class Asset:
+    id: str
+    properties: Json
+    data_address: Json
+    private_properties: Json = field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+@dataclass
+class PolicyDefinition:
+    id: str
+    policy: Json
+    created_at: datetime | None = None
+
+
+@dataclass
+class ContractDefinition:
+    id: str
+    access_policy_id: str
+    contract_policy_id: str
+    assets_selector: list[Json]
+    created_at: datetime | None = None
+
+
+@dataclass
+class Negotiation:
+    id: str
+    role: str
+    state: str
+    counter_party_address: str
+    created_at: datetime
+    updated_at: datetime
+    provider_pid: str | None = None
+    consumer_pid: str | None = None
+    counter_party_id: str | None = None
+    asset_id: str | None = None
+    offer: Json | None = None
+    agreement_id: str | None = None
+    error_detail: str | None = None
+    version: int = 0
+
+
+@dataclass
+class Agreement:
+    id: str
+    negotiation_id: str
+    asset_id: str
+    provider_id: str
+    consumer_id: str
+    policy: Json
+    signed_at: datetime
+
+
+@dataclass
+class Transfer:
+    id: str
+    role: str
+    state: str
+    agreement_id: str
+    format: str
+    counter_party_address: str
+    created_at: datetime
+    updated_at: datetime
+    provider_pid: str | None = None
+    consumer_pid: str | None = None
+    asset_id: str | None = None
+    counter_party_id: str | None = None
+    data_destination: Json | None = None
+    data_address: Json | None = None
+    bytes_transferred: int = 0
+    error_detail: str | None = None
+    version: int = 0
+
+
+#: Outbox statuses.
+PENDING, SENT, FAILED = "PENDING", "SENT", "FAILED"
+
+
+@dataclass
+class OutboxItem:
+    id: str
+    process_kind: str
+    process_id: str
+    message_type: str
+    url: str
+    payload: Json
+    next_attempt_at: datetime
+    created_at: datetime
+    status: str = PENDING
+    attempts: int = 0
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    last_error: str | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass
+class DataToken:
+    token_hash: str
+    kind: str
+    transfer_id: str
+    expires_at: datetime
+    created_at: datetime
+    revoked_at: datetime | None = None

@@ -1,0 +1,136 @@
+"""The relational schema (SQLAlchemy Core). Alembic migrations create exactly these tables."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from twinspace.store.db import UTCDateTime
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+assets = sa.Table(
+    "assets",
+    metadata,
+    sa.Column("id", sa.String(512), primary_key=True),
+    sa.Column("properties", sa.JSON, nullable=False),
+    sa.Column("private_properties", sa.JSON, nullable=False),
+    sa.Column("data_address", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+policy_definitions = sa.Table(
+    "policy_definitions",
+    metadata,
+    sa.Column("id", sa.String(512), primary_key=True),
+    sa.Column("policy", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+contract_definitions = sa.Table(
+    "contract_definitions",
+    metadata,
+    sa.Column("id", sa.String(512), primary_key=True),
+    sa.Column("access_policy_id", sa.String(512), nullable=False),
+    sa.Column("contract_policy_id", sa.String(512), nullable=False),
+    sa.Column("assets_selector", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+negotiations = sa.Table(
+    "negotiations",
+    metadata,
+    sa.Column("id", sa.String(512), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("provider_pid", sa.String(512), index=True),
+    sa.Column("consumer_pid", sa.String(512), index=True),
+    sa.Column("counter_party_id", sa.String(512)),
+    sa.Column("counter_party_address", sa.String(2048), nullable=False),
+    sa.Column("asset_id", sa.String(512)),
+    sa.Column("offer", sa.JSON),
+    sa.Column("agreement_id", sa.String(512)),
+    sa.Column("error_detail", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+agreements = sa.Table(
+    "agreements",
+    metadata,
+    sa.Column("id", sa.String(512), primary_key=True),
+    sa.Column("negotiation_id", sa.String(512), nullable=False),
+    sa.Column("asset_id", sa.String(512), nullable=False),
+    sa.Column("provider_id", sa.String(512), nullable=False),
+    sa.Column("consumer_id", sa.String(512), nullable=False),
+    sa.Column("policy", sa.JSON, nullable=False),
+    sa.Column("signed_at", UTCDateTime, nullable=False),
+)
+
+transfers = sa.Table(
+    "transfers",
+    metadata,
+    sa.Column("id", sa.String(512), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("provider_pid", sa.String(512), index=True),
+    sa.Column("consumer_pid", sa.String(512), index=True),
+    sa.Column("agreement_id", sa.String(512), nullable=False),
+    sa.Column("asset_id", sa.String(512)),
+    sa.Column("format", sa.String(256), nullable=False),
+    sa.Column("counter_party_id", sa.String(512)),
+    sa.Column("counter_party_address", sa.String(2048), nullable=False),
+    sa.Column("data_destination", sa.JSON),
+    sa.Column("data_address", sa.JSON),
+    sa.Column("bytes_transferred", sa.BigInteger, nullable=False),
+    sa.Column("error_detail", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("process_kind", sa.String(16), nullable=False),
+    sa.Column("process_id", sa.String(512), nullable=False, index=True),
+    sa.Column("message_type", sa.String(128), nullable=False),
+    sa.Column("url", sa.String(2048), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("lease_owner", sa.String(128)),
+    sa.Column("lease_until", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+inbox = sa.Table(
+    "inbox",
+    metadata,
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("response", sa.JSON),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+)
+
+data_tokens = sa.Table(
+    "data_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("transfer_id", sa.String(512), nullable=False, index=True),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)

@@ -121,6 +121,16 @@ class Outbox:
         )
         return result.rowcount == 1
 
+    def mark_delivered(self, item_id: str, now: datetime) -> bool:
+        """Record delivery whoever holds the lease (an implicit acknowledgement)."""
+        c = t.outbox.c
+        result = self.conn.execute(
+            t.outbox.update()
+            .where(c.id == item_id, c.status == PENDING)
+            .values(status=SENT, sent_at=now, lease_owner=None, lease_until=None, last_error=None)
+        )
+        return result.rowcount == 1
+
     def mark_retry(self, item_id: str, owner: str, error: str, next_at: datetime) -> None:
         c = t.outbox.c
         self.conn.execute(
@@ -164,6 +174,11 @@ class Inbox:
                 key=key, status_code=status_code, response=response, received_at=now
             )
         )
+
+    def put(self, key: str, status_code: int, response: Any, now: datetime) -> None:
+        """Insert or overwrite the remembered response under ``key``."""
+        self.conn.execute(t.inbox.delete().where(t.inbox.c.key == key))
+        self.remember(key, status_code, response, now)
 
 
 class Tokens:

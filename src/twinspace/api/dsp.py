@@ -1,0 +1,180 @@
+"""The DSP 2025-1 HTTPS binding: catalog, negotiation and transfer endpoints for both roles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from twinspace.api.body import json_body
+from twinspace.connector.errors import ProtocolError, bad_request, not_found
+from twinspace.connector.processes import Reply
+from twinspace.connector.service import Connector
+from twinspace.protocol.machine import Role
+from twinspace.protocol.schemas import DSPACE_CONTEXT, SchemaViolation, validate
+
+
+def _reply(reply: Reply) -> JSONResponse:
+    return JSONResponse(reply.body, status_code=reply.status)
+
+
+def caller_of(request: Request) -> str | None:
+    """The calling participant (unauthenticated profile: the Authorization header's value)."""
+    value = request.headers.get("authorization")
+    return value.strip() or None if value else None
+
+
+def router(connector: Connector) -> APIRouter:
+    api = APIRouter()
+    limit = connector.ctx.settings.max_body_bytes
+
+    async def call(fn: Callable[..., Reply], *args: Any) -> JSONResponse:
+        reply = await run_in_threadpool(fn, *args)
+        connector.wake()
+        return _reply(reply)
+
+    # --- catalog --------------------------------------------------------------------------------
+
+    @api.post("/catalog/request")
+    async def catalog_request(
+        request: Request, offset: int = 0, limit_: int | None = None
+    ) -> Response:
+        body = await json_body(request, "catalog", limit)
+        try:
+            validate(body, "CatalogRequestMessage")
+        except SchemaViolation as exc:
+            raise ProtocolError("catalog", 400, "INVALID_MESSAGE", str(exc)) from exc
+        if body.get("filter"):
+            raise ProtocolError(
+                "catalog",
+                400,
+                "UNSUPPORTED_FILTER",
+                "catalog filters are not supported; send an empty filter",
+            )
+        size = connector.ctx.settings.catalog_page_size
+        page = min(size, limit_) if limit_ and limit_ > 0 else size
+        if offset < 0:
+            raise ProtocolError("catalog", 400, "INVALID_PAGE", "offset must not be negative")
+        datasets, total = await run_in_threadpool(connector.catalog_page, offset, page)
+        links = []
+        base = str(request.url.remove_query_params(["offset", "limit_"]))
+        if offset + page < total:
+            links.append(f'<{base}?offset={offset + page}&limit_={page}>; rel="next"')
+        if offset > 0:
+            links.append(f'<{base}?offset={max(0, offset - page)}&limit_={page}>; rel="previous"')
+        headers = {"Link": ", ".join(links)} if links else {}
+        return JSONResponse(connector.ctx.catalog.catalog(datasets), headers=headers)
+
+    @api.get("/catalog/datasets/{dataset_id:path}")
+    async def dataset(dataset_id: str) -> Response:
+        found = await run_in_threadpool(connector.dataset, dataset_id)
+        if found is None:
+            raise ProtocolError("catalog", 404, "NOT_FOUND", f"dataset {dataset_id!r} not found")
+        return JSONResponse({"@context": [DSPACE_CONTEXT], **found})
+
+    # --- negotiation ----------------------------------------------------------------------------
+
+    neg = connector.negotiations
+
+    async def role_for(pid: str, area: str, svc: Any, only: Role | None = None) -> Role:
+        role: Role | None = await run_in_threadpool(svc.role_of, pid)
+        pids = {"provider_pid": pid} if (role or only) is Role.PROVIDER else {"consumer_pid": pid}
+        if role is None:
+            raise not_found(area, "process", **pids)
+        if only is not None and role is not only:
+            raise bad_request(
+                area,
+                f"this endpoint is for the {only.value.lower()} of a process",
+                code="WRONG_ROLE",
+                **pids,
+            )
+        return role
+
+    @api.get("/negotiations/{pid}")
+    async def get_negotiation(pid: str) -> Response:
+        role = await role_for(pid, "negotiation", neg)
+        return await call(neg.get, role, pid)
+
+    @api.post("/negotiations/request", status_code=201)
+    async def negotiation_request_initial(request: Request) -> Response:
+        body = await json_body(request, "negotiation", limit)
+        return await call(neg.request_initial, body, caller_of(request))
+
+    @api.post("/negotiations/offers", status_code=201)
+    async def negotiation_offer_initial(request: Request) -> Response:
+        body = await json_body(request, "negotiation", limit)
+        return await call(neg.offer_initial, body, caller_of(request))
+
+    def negotiation_endpoint(suffix: str, message_type: str, only: Role | None) -> None:
+        async def endpoint(pid: str, request: Request) -> Response:
+            body = await json_body(request, "negotiation", limit)
+            role = await role_for(pid, "negotiation", neg, only)
+            return await call(neg.inbound, role, pid, message_type, body)
+
+        endpoint.__name__ = f"negotiation_{suffix.replace('/', '_')}"
+        api.post(f"/negotiations/{{pid}}/{suffix}")(endpoint)
+
+    negotiation_endpoint("request", "ContractRequestMessage", Role.PROVIDER)
+    negotiation_endpoint("events", "ContractNegotiationEventMessage", None)
+    negotiation_endpoint(
+        "agreement/verification", "ContractAgreementVerificationMessage", Role.PROVIDER
+    )
+    negotiation_endpoint("termination", "ContractNegotiationTerminationMessage", None)
+    negotiation_endpoint("offers", "ContractOfferMessage", Role.CONSUMER)
+    negotiation_endpoint("agreement", "ContractAgreementMessage", Role.CONSUMER)
+
+    # --- transfer -------------------------------------------------------------------------------
+
+    tps = connector.transfers
+
+    @api.get("/transfers/{pid}")
+    async def get_transfer(pid: str) -> Response:
+        role = await role_for(pid, "transfer", tps)
+        return await call(tps.get, role, pid)
+
+    @api.post("/transfers/request", status_code=201)
+    async def transfer_request(request: Request) -> Response:
+        body = await json_body(request, "transfer", limit)
+        return await call(tps.request_initial, body, caller_of(request))
+
+    def transfer_endpoint(suffix: str, message_type: str) -> None:
+        async def endpoint(pid: str, request: Request) -> Response:
+            body = await json_body(request, "transfer", limit)
+            role = await role_for(pid, "transfer", tps)
+            return await call(tps.inbound, role, pid, message_type, body)
+
+        endpoint.__name__ = f"transfer_{suffix}"
+        api.post(f"/transfers/{{pid}}/{suffix}")(endpoint)
+
+    for suffix, message_type in (
+        ("start", "TransferStartMessage"),
+        ("completion", "TransferCompletionMessage"),
+        ("termination", "TransferTerminationMessage"),
+        ("suspension", "TransferSuspensionMessage"),
+    ):
+        transfer_endpoint(suffix, message_type)
+
+    return api
+
+
+def version_router(connector: Connector) -> APIRouter:
+    api = APIRouter()
+
+    @api.get("/.well-known/dspace-version")
+    async def dspace_version() -> dict[str, Any]:
+        s = connector.ctx.settings
+        return {
+            "protocolVersions": [
+                {
+                    "version": "2025-1",
+                    "path": s.dsp_path,
+                    "binding": "HTTPS",
+                    "serviceId": connector.ctx.catalog.service_id,
+                }
+            ]
+        }
+
+    return api

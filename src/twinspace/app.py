@@ -1,0 +1,80 @@
+"""``create_app(settings)``: one participant's connector as an ASGI application."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from twinspace import __version__
+from twinspace.api import dsp, errors
+from twinspace.clock import Clock
+from twinspace.connector.service import Connector
+from twinspace.settings import Settings
+from twinspace.store import Store
+
+log = logging.getLogger("twinspace")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    clock: Clock | None = None,
+    http_client: httpx.AsyncClient | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    if not settings.api_key:
+        settings = settings.model_copy(update={"api_key": secrets.token_urlsafe(24)})
+        log.warning("no TWINSPACE_API_KEY set; generated one for this run: %s", settings.api_key)
+    connector = Connector(
+        settings,
+        store=store,
+        clock=clock,
+        http_client=http_client,
+        pusher_factory=_pusher_factory(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with connector.running():
+            yield
+
+    app = FastAPI(
+        title=f"twinspace connector ({settings.name})",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/management/docs",
+        openapi_url="/management/openapi.json",
+    )
+    app.state.connector = connector
+    errors.install(app, settings.dsp_path)
+    app.include_router(dsp.version_router(connector))
+    app.include_router(dsp.router(connector), prefix=settings.dsp_path)
+    for extra in _extra_routers():
+        app.include_router(extra(connector))
+    return app
+
+
+def _pusher_factory() -> Any:
+    try:
+        module = importlib.import_module("twinspace.dataplane.push")
+    except ModuleNotFoundError:
+        return None
+    return module.pusher_for
+
+
+def _extra_routers() -> list[Any]:
+    found = []
+    for name in ("twinspace.api.management", "twinspace.api.public"):
+        try:
+            found.append(importlib.import_module(name).router)
+        except ModuleNotFoundError:
+            continue
+    return found

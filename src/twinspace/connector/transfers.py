@@ -1,0 +1,440 @@
+"""Transfer processes: inbound DSP messages on both sides, management actions, and reactions.
+
+Formats: ``HttpData-PULL`` (the provider's start message carries an endpoint and a bearer token
+bound to the transfer) and ``HttpData-PUSH`` (the provider's data plane sends the data to the
+consumer's data address, then completes the transfer).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from twinspace.connector.catalog import FORMATS
+from twinspace.connector.context import Context, retry_on_conflict
+from twinspace.connector.errors import BothPids, ManagementError, Pids, bad_request, not_found
+from twinspace.connector.ids import new_pid
+from twinspace.connector.processes import (
+    INITIAL,
+    Reply,
+    duplicate_of_last,
+    inbound_transition,
+    join_url,
+    queue,
+    remember_last,
+)
+from twinspace.dataplane import tokens
+from twinspace.protocol import messages as m
+from twinspace.protocol.machine import START, Role
+from twinspace.protocol.negotiation import CN
+from twinspace.protocol.schemas import SchemaViolation, validate
+from twinspace.protocol.transfer import TP, TRANSFER, TPMessage
+from twinspace.store import OutboxItem, Transfer, Tx
+
+AREA = "transfer"
+PUSH_JOB = "push"
+Json = dict[str, Any]
+
+
+def transfer_json(t: Transfer) -> Json:
+    return m.transfer_process(
+        provider_pid=t.provider_pid or "", consumer_pid=t.consumer_pid or "", state=t.state
+    )
+
+
+def is_push(fmt: str) -> bool:
+    return fmt.upper().endswith("-PUSH")
+
+
+def _check_schema(body: Any, expected: str, pids: Pids) -> Json:
+    try:
+        validate(body, expected)
+    except SchemaViolation as exc:
+        raise bad_request(AREA, str(exc), code="INVALID_MESSAGE", **pids) from exc
+    assert isinstance(body, dict)
+    return body
+
+
+class Transfers:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def _now(self) -> datetime:
+        return self.ctx.clock.now()
+
+    @staticmethod
+    def _pids(t: Transfer) -> BothPids:
+        return {"provider_pid": t.provider_pid or "", "consumer_pid": t.consumer_pid or ""}
+
+    def _send(self, tx: Tx, t: Transfer, message: Json, now: datetime) -> OutboxItem:
+        """Queue ``message`` to the counter-party at the path the binding gives its type."""
+        suffix = {
+            TPMessage.START: "start",
+            TPMessage.SUSPENSION: "suspension",
+            TPMessage.COMPLETION: "completion",
+            TPMessage.TERMINATION: "termination",
+        }
+        kind = message["@type"]
+        if kind == TPMessage.REQUEST:
+            path = "transfers/request"
+        elif t.role == Role.CONSUMER:
+            path = f"transfers/{t.provider_pid}/{suffix[kind]}"
+        else:
+            path = f"transfers/{t.consumer_pid}/{suffix[kind]}"
+        return queue(
+            tx,
+            kind=AREA,
+            process=t,
+            message_type=kind,
+            url=join_url(t.counter_party_address, path),
+            payload=message,
+            now=now,
+        )
+
+    def _pull_address(self, tx: Tx, t: Transfer, now: datetime) -> Json:
+        s = self.ctx.settings
+        issued = tokens.issue(tx, t.id, now, s.token_ttl_seconds, s.refresh_ttl_seconds)
+        return m.data_address(
+            f"{s.base_url()}/public/data",
+            {
+                "authorization": issued.access,
+                "authType": "bearer",
+                "expiresIn": str(issued.expires_in),
+                "refreshToken": issued.refresh,
+                "refreshEndpoint": f"{s.base_url()}/public/token",
+            },
+        )
+
+    def _start_message(self, tx: Tx, t: Transfer, now: datetime) -> Json:
+        address = None
+        if t.role == Role.PROVIDER and not is_push(t.format):
+            address = self._pull_address(tx, t, now)
+        return m.transfer_start(data_address=address, **self._pids(t))
+
+    # --- reactions ------------------------------------------------------------------------------
+
+    def react(self, tx: Tx, t: Transfer, now: datetime) -> None:
+        if t.role == Role.PROVIDER and t.state == TP.REQUESTED:
+            self._send(tx, t, self._start_message(tx, t, now), now)
+
+    def on_ack(
+        self, tx: Tx, t: Transfer, item: OutboxItem, response: Json | None, now: datetime
+    ) -> None:
+        kind = item.message_type
+        if kind == TPMessage.REQUEST and t.provider_pid is None:
+            pid = (response or {}).get("providerPid")
+            if not isinstance(pid, str) or not pid:
+                raise ValueError("the provider's acknowledgement carries no providerPid")
+            t.provider_pid = pid
+        elif kind == TPMessage.START and t.role == Role.PROVIDER and is_push(t.format):
+            destination = (t.data_destination or {}).get("endpoint", "")
+            queue(
+                tx,
+                kind=PUSH_JOB,
+                process=t,
+                message_type="PushData",
+                url=destination,
+                payload={},
+                now=now,
+            )
+        elif kind in (TPMessage.COMPLETION, TPMessage.TERMINATION):
+            tokens.revoke(tx, t.id, now)
+
+    def after_ack(self, tx: Tx, t: Transfer, now: datetime) -> None:
+        self.react(tx, t, now)
+
+    def pushed(self, transfer_id: str, nbytes: int) -> None:
+        """The data plane finished pushing: record it and complete the transfer."""
+
+        def run() -> None:
+            now = self._now()
+            with self.ctx.store.transaction() as tx:
+                t: Transfer = tx.transfers.get(transfer_id)
+                t.bytes_transferred = nbytes
+                t.updated_at = now
+                if t.state == TP.STARTED:
+                    self._send(tx, t, m.transfer_completion(**self._pids(t)), now)
+                tx.transfers.update_versioned(t)
+
+        retry_on_conflict(run)
+
+    # --- management -----------------------------------------------------------------------------
+
+    def initiate(
+        self,
+        *,
+        counter_party_address: str,
+        agreement_id: str,
+        format_: str,
+        data_destination: Json | None = None,
+    ) -> Transfer:
+        if not counter_party_address.startswith(("http://", "https://")):
+            raise ManagementError(
+                400, f"counterPartyAddress {counter_party_address!r} is not an http(s) URL"
+            )
+        if format_ not in FORMATS:
+            raise ManagementError(
+                400, f"transferType {format_!r} is not supported; use one of {', '.join(FORMATS)}"
+            )
+        now = self._now()
+        pid = new_pid()
+        with self.ctx.store.transaction() as tx:
+            agreement = tx.agreements.find(agreement_id)
+            if agreement is None:
+                raise ManagementError(400, f"no contract agreement {agreement_id!r}")
+            t = Transfer(
+                id=pid,
+                role=Role.CONSUMER,
+                state=INITIAL,
+                consumer_pid=pid,
+                agreement_id=agreement_id,
+                asset_id=agreement.asset_id,
+                format=format_,
+                counter_party_address=counter_party_address,
+                counter_party_id=agreement.provider_id,
+                created_at=now,
+                updated_at=now,
+            )
+            if is_push(format_) and data_destination is None:
+                s = self.ctx.settings
+                issued = tokens.issue(tx, pid, now, s.refresh_ttl_seconds, s.refresh_ttl_seconds)
+                data_destination = m.data_address(
+                    f"{s.base_url()}/public/push/{pid}",
+                    {"authorization": issued.access, "authType": "bearer"},
+                )
+            t.data_destination = data_destination
+            message = m.transfer_request(
+                consumer_pid=pid,
+                agreement_id=agreement_id,
+                format_=format_,
+                callback_address=self.ctx.settings.dsp_url(),
+                data_address=data_destination,
+            )
+            tx.transfers.insert(t)
+            self._send(tx, t, message, now)
+        return t
+
+    def act(self, transfer_id: str, kind: str, reason: str = "") -> Transfer:
+        """Suspend, resume (start), complete or terminate a transfer from this side."""
+
+        def run() -> Transfer:
+            now = self._now()
+            with self.ctx.store.transaction() as tx:
+                t: Transfer | None = tx.transfers.find(transfer_id)
+                if t is None:
+                    raise ManagementError(
+                        404, f"transfer process {transfer_id!r} not found", "ObjectNotFound"
+                    )
+                role = Role(t.role)
+                state = START if t.state == INITIAL else t.state
+                if not TRANSFER.allows(role, state, kind):
+                    raise ManagementError(
+                        409,
+                        f"a {role.value.lower()} cannot send {kind} while the transfer is {t.state}",
+                        "ObjectConflict",
+                    )
+                pids = self._pids(t)
+                code = "BY_USER"
+                if kind == TPMessage.START:
+                    message = self._start_message(tx, t, now)
+                elif kind == TPMessage.SUSPENSION:
+                    message = m.transfer_suspension(code=code, reason=reason or None, **pids)
+                elif kind == TPMessage.COMPLETION:
+                    message = m.transfer_completion(**pids)
+                else:
+                    message = m.transfer_termination(code=code, reason=reason or None, **pids)
+                self._send(tx, t, message, now)
+                t.updated_at = now
+                tx.transfers.update_versioned(t)
+                return t
+
+        return retry_on_conflict(run)
+
+    def record_bytes(self, transfer_id: str, nbytes: int) -> None:
+        def run() -> None:
+            with self.ctx.store.transaction() as tx:
+                t: Transfer = tx.transfers.get(transfer_id)
+                t.bytes_transferred += nbytes
+                tx.transfers.update_versioned(t)
+
+        retry_on_conflict(run)
+
+    # --- inbound --------------------------------------------------------------------------------
+
+    def role_of(self, pid: str) -> Role | None:
+        """Which of our roles owns ``pid`` (a connector plays both; our pids are unique)."""
+        with self.ctx.store.transaction() as tx:
+            if tx.transfers.by_pid(Role.PROVIDER, provider_pid=pid) is not None:
+                return Role.PROVIDER
+            if tx.transfers.by_pid(Role.CONSUMER, consumer_pid=pid) is not None:
+                return Role.CONSUMER
+        return None
+
+    def _find(self, tx: Tx, role: Role, pid: str) -> Transfer | None:
+        if role is Role.PROVIDER:
+            found: Transfer | None = tx.transfers.by_pid(role, provider_pid=pid)
+        else:
+            found = tx.transfers.by_pid(role, consumer_pid=pid)
+        return found
+
+    @staticmethod
+    def _path_pids(role: Role, pid: str) -> Pids:
+        return {"provider_pid": pid} if role is Role.PROVIDER else {"consumer_pid": pid}
+
+    def get(self, role: Role, pid: str) -> Reply:
+        with self.ctx.store.transaction() as tx:
+            t = self._find(tx, role, pid)
+            if t is None or t.state == INITIAL:
+                raise not_found(AREA, "transfer process", **self._path_pids(role, pid))
+            return Reply(200, transfer_json(t))
+
+    def request_initial(self, body: Any, caller: str | None) -> Reply:
+        """Provider: ``POST /transfers/request``; idempotent on the consumer's pid."""
+        consumer_pid = body.get("consumerPid") if isinstance(body, dict) else None
+        msg = _check_schema(body, "TransferRequestMessage", {"consumer_pid": consumer_pid})
+        consumer_pid = msg["consumerPid"]
+        pids: Pids = {"consumer_pid": consumer_pid}
+        callback = msg["callbackAddress"]
+        if not callback.startswith(("http://", "https://")):
+            raise bad_request(
+                AREA,
+                f"callbackAddress {callback!r} is not an http(s) URL",
+                code="UNRECOVERABLE",
+                **pids,
+            )
+        fmt = msg["format"]
+        if fmt not in FORMATS:
+            raise bad_request(
+                AREA,
+                f"format {fmt!r} is not supported ({', '.join(FORMATS)})",
+                code="UNSUPPORTED_FORMAT",
+                **pids,
+            )
+        destination = msg.get("dataAddress")
+        if is_push(fmt) and not (destination or {}).get("endpoint", "").startswith(
+            ("http://", "https://")
+        ):
+            raise bad_request(
+                AREA, "a push transfer needs a dataAddress with an http(s) endpoint", **pids
+            )
+        key = f"init:transfer:{caller}:{consumer_pid}"
+
+        def run() -> Reply:
+            now = self._now()
+            with self.ctx.store.transaction() as tx:
+                seen = tx.inbox.seen(key)
+                if seen is not None:
+                    return Reply(seen[0], seen[1])
+                agreement = tx.agreements.find(msg["agreementId"])
+                negotiation = tx.negotiations.find(agreement.negotiation_id) if agreement else None
+                if agreement is None or negotiation is None or negotiation.role != Role.PROVIDER:
+                    raise bad_request(
+                        AREA,
+                        f"unknown agreement {msg['agreementId']!r}",
+                        code="UNKNOWN_AGREEMENT",
+                        **pids,
+                    )
+                if negotiation.state not in (CN.VERIFIED, CN.FINALIZED):
+                    raise bad_request(
+                        AREA,
+                        f"agreement {agreement.id!r} is not finalized",
+                        code="AGREEMENT_NOT_FINAL",
+                        **pids,
+                    )
+                if caller is not None and agreement.consumer_id not in (caller, "unknown"):
+                    raise bad_request(
+                        AREA,
+                        "the agreement was not made with this consumer",
+                        code="NOT_ASSIGNEE",
+                        **pids,
+                    )
+                if tx.assets.find(agreement.asset_id) is None:
+                    raise bad_request(
+                        AREA,
+                        f"asset {agreement.asset_id!r} no longer exists",
+                        code="ASSET_GONE",
+                        **pids,
+                    )
+                pid = new_pid()
+                t = Transfer(
+                    id=pid,
+                    role=Role.PROVIDER,
+                    state=TRANSFER.next_state(Role.CONSUMER, START, TPMessage.REQUEST),
+                    provider_pid=pid,
+                    consumer_pid=consumer_pid,
+                    agreement_id=agreement.id,
+                    asset_id=agreement.asset_id,
+                    format=fmt,
+                    counter_party_address=callback,
+                    counter_party_id=caller,
+                    data_destination=destination,
+                    created_at=now,
+                    updated_at=now,
+                )
+                tx.transfers.insert(t)
+                self.react(tx, t, now)
+                reply = Reply(201, transfer_json(t))
+                tx.inbox.remember(key, reply.status, reply.body, now)
+                remember_last(tx, t.id, msg, reply, now)
+                return reply
+
+        return retry_on_conflict(run)
+
+    def inbound(self, role: Role, pid: str, expected_type: str, body: Any) -> Reply:
+        path_pids = self._path_pids(role, pid)
+        msg = _check_schema(body, expected_type, path_pids)
+        own, other = (
+            ("providerPid", "consumerPid")
+            if role is Role.PROVIDER
+            else ("consumerPid", "providerPid")
+        )
+        if msg.get(own) != pid:
+            raise bad_request(
+                AREA, f"{own} {msg.get(own)!r} does not match the path ({pid!r})", **path_pids
+            )
+
+        def run() -> Reply:
+            now = self._now()
+            with self.ctx.store.transaction() as tx:
+                t = self._find(tx, role, pid)
+                if t is None:
+                    raise not_found(AREA, "transfer process", **path_pids)
+                known_other = t.consumer_pid if role is Role.PROVIDER else t.provider_pid
+                if known_other is not None and msg.get(other) != known_other:
+                    raise bad_request(
+                        AREA,
+                        f"{other} {msg.get(other)!r} does not belong to this transfer",
+                        **self._pids(t),
+                    )
+                dup = duplicate_of_last(tx, t.id, msg)
+                if dup is not None:
+                    return dup
+                kind = msg["@type"]
+
+                def implicit(tx: Tx, t: Transfer, item: OutboxItem, _r: Any, now: datetime) -> None:
+                    self.on_ack(tx, t, item, msg, now)
+
+                t.state = inbound_transition(
+                    tx, TRANSFER, t, kind, area=AREA, now=now, effects=implicit
+                )
+                if t.provider_pid is None:
+                    t.provider_pid = msg.get("providerPid")
+                self._absorb(tx, t, kind, msg, now)
+                t.updated_at = now
+                self.react(tx, t, now)
+                tx.transfers.update_versioned(t)
+                reply = Reply(200, transfer_json(t))
+                remember_last(tx, t.id, msg, reply, now)
+                return reply
+
+        return retry_on_conflict(run)
+
+    def _absorb(self, tx: Tx, t: Transfer, kind: str, msg: Json, now: datetime) -> None:
+        if kind == TPMessage.START and msg.get("dataAddress"):
+            t.data_address = msg["dataAddress"]
+        elif kind in (TPMessage.SUSPENSION, TPMessage.TERMINATION):
+            reasons = "; ".join(str(r) for r in msg.get("reason") or [])
+            t.error_detail = f"{kind} from counter-party ({msg.get('code', 'no code')}): {reasons}"
+        if kind in (TPMessage.COMPLETION, TPMessage.TERMINATION):
+            tokens.revoke(tx, t.id, now)
+            tx.outbox.cancel_pending(t.id, f"transfer ended by counter-party ({kind})")

@@ -1,0 +1,1 @@
+"""The data plane: tokens bound to transfers, asset sources, HTTP pull and push."""

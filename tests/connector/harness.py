@@ -12,6 +12,7 @@ import httpx
 from fastapi import FastAPI
 
 from twinspace.app import create_app
+from twinspace.clock import Clock
 from twinspace.connector.service import Connector
 from twinspace.settings import Settings
 from twinspace.store import Asset, ContractDefinition, PolicyDefinition
@@ -46,45 +47,74 @@ class Node:
     def dsp(self) -> str:
         return self.connector.ctx.settings.dsp_url()
 
-    def add_offer(self, asset_id: str, data_address: dict[str, Any], policy: dict[str, Any] | None = None) -> None:
+    def add_offer(
+        self, asset_id: str, data_address: dict[str, Any], policy: dict[str, Any] | None = None
+    ) -> None:
         now = self.connector.ctx.clock.now()
         with self.connector.store.transaction() as tx:
-            tx.assets.insert(Asset(id=asset_id, properties={"name": asset_id}, data_address=data_address, created_at=now))
-            tx.policies.insert(PolicyDefinition(id=f"policy-{asset_id}", policy=policy or {"permission": [{"action": "use"}]}, created_at=now))
+            tx.assets.insert(
+                Asset(
+                    id=asset_id,
+                    properties={"name": asset_id},
+                    data_address=data_address,
+                    created_at=now,
+                )
+            )
+            tx.policies.insert(
+                PolicyDefinition(
+                    id=f"policy-{asset_id}",
+                    policy=policy or {"permission": [{"action": "use"}]},
+                    created_at=now,
+                )
+            )
             tx.contract_definitions.insert(
                 ContractDefinition(
                     id=f"cd-{asset_id}",
                     access_policy_id=f"policy-{asset_id}",
                     contract_policy_id=f"policy-{asset_id}",
-                    assets_selector=[{"operandLeft": "id", "operator": "=", "operandRight": asset_id}],
+                    assets_selector=[
+                        {"operandLeft": "id", "operator": "=", "operandRight": asset_id}
+                    ],
                     created_at=now,
                 )
             )
 
 
 @asynccontextmanager
-async def network(tmp_path: Path, names: list[str], database_urls: dict[str, str] | None = None, **overrides: Any) -> AsyncIterator[dict[str, Node]]:
+async def network(
+    tmp_path: Path,
+    names: list[str],
+    database_urls: dict[str, str] | None = None,
+    clock: Clock | None = None,
+    **overrides: Any,
+) -> AsyncIterator[dict[str, Node]]:
     router = HostRouter()
     nodes: dict[str, Node] = {}
     async with AsyncExitStack() as stack:
         shared = await stack.enter_async_context(httpx.AsyncClient(transport=router))
         for name in names:
             settings = Settings(
+                **{
+                    "manager_interval": 0.01,
+                    "backoff_base": 0.01,
+                    **overrides,
+                },
                 name=name,
                 participant_id=f"urn:twinspace:{name}",
                 public_url=f"http://{name}.test",
                 data_dir=tmp_path / name,
                 database_url=(database_urls or {}).get(name),
                 api_key=API_KEY,
-                manager_interval=0.01,
-                backoff_base=0.01,
-                **overrides,
             )
-            app = create_app(settings, http_client=shared)
+            app = create_app(settings, http_client=shared, clock=clock)
             router.add(f"{name}.test", app)
             connector: Connector = app.state.connector
             client = await stack.enter_async_context(
-                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}.test", headers={"X-Api-Key": API_KEY})
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app),
+                    base_url=f"http://{name}.test",
+                    headers={"X-Api-Key": API_KEY},
+                )
             )
             nodes[name] = Node(name, app, connector, client)
         for node in nodes.values():

@@ -21,9 +21,21 @@ async def test_negotiate_and_pull(tmp_path: Path) -> None:
     async with network(tmp_path, ["provider", "consumer"]) as nodes:
         p, c = nodes["provider"], nodes["consumer"]
         p.add_offer("counts", {"type": "File", "path": str(data)})
-        r = await c.client.post(p.dsp + "/catalog/request", json={"@context": ["https://w3id.org/dspace/2025/1/context.jsonld"], "@type": "CatalogRequestMessage"})
+        r = await c.client.post(
+            p.dsp + "/catalog/request",
+            json={
+                "@context": ["https://w3id.org/dspace/2025/1/context.jsonld"],
+                "@type": "CatalogRequestMessage",
+            },
+        )
         # the consumer's client is bound to the consumer app; talk to the provider through its own client
-        r = await p.client.post("/dsp/catalog/request", json={"@context": ["https://w3id.org/dspace/2025/1/context.jsonld"], "@type": "CatalogRequestMessage"})
+        r = await p.client.post(
+            "/dsp/catalog/request",
+            json={
+                "@context": ["https://w3id.org/dspace/2025/1/context.jsonld"],
+                "@type": "CatalogRequestMessage",
+            },
+        )
         assert r.status_code == 200, r.text
         offer = r.json()["dataset"][0]["hasPolicy"][0]
         offer["target"] = "counts"
@@ -38,8 +50,18 @@ async def test_negotiate_and_pull(tmp_path: Path) -> None:
         assert final.agreement_id
         with p.connector.store.transaction() as tx:
             pn = tx.negotiations.by_pid("PROVIDER", consumer_pid=n.id)
-        await wait_for(lambda: p.connector.negotiations.get(__import__("twinspace.protocol.machine", fromlist=["Role"]).Role.PROVIDER, pn.provider_pid).body["state"] == "FINALIZED")
-        t = c.connector.transfers.initiate(counter_party_address=p.dsp, agreement_id=final.agreement_id, format_="HttpData-PULL")
+        await wait_for(
+            lambda: (
+                p.connector.negotiations.get(
+                    __import__("twinspace.protocol.machine", fromlist=["Role"]).Role.PROVIDER,
+                    pn.provider_pid,
+                ).body["state"]
+                == "FINALIZED"
+            )
+        )
+        t = c.connector.transfers.initiate(
+            counter_party_address=p.dsp, agreement_id=final.agreement_id, format_="HttpData-PULL"
+        )
         c.connector.wake()
 
         def tstate():  # type: ignore[no-untyped-def]

@@ -222,11 +222,8 @@ class OutboxManager:
         rows.update_versioned(process)
         if table == "transfers":
             tokens.revoke(tx, process.id, now)
-        if (
-            known
-            and item.message_type not in (CNMessage.TERMINATION, TPMessage.TERMINATION)
-            and item.process_kind != PUSH_JOB
-        ) or (known and item.process_kind == PUSH_JOB):
+        was_termination = item.message_type in (CNMessage.TERMINATION, TPMessage.TERMINATION)
+        if known and not was_termination:
             self._courtesy_termination(tx, item, process)
         log.warning("%s %s terminated: %s", table[:-1], process.id, process.error_detail)
 

@@ -235,15 +235,13 @@ HTTP_ENDPOINT_TYPE = "https://w3id.org/idsa/v4.1/HTTP"
 def data_address(
     endpoint: str, properties: dict[str, str], endpoint_type: str = HTTP_ENDPOINT_TYPE
 ) -> Json:
-    return {
-        "@type": "DataAddress",
-        "endpointType": endpoint_type,
-        "endpoint": endpoint,
-        "endpointProperties": [
+    address: Json = {"@type": "DataAddress", "endpointType": endpoint_type, "endpoint": endpoint}
+    if properties:  # the schema wants at least one property when the list is present
+        address["endpointProperties"] = [
             {"@type": "EndpointProperty", "name": name, "value": value}
             for name, value in properties.items()
-        ],
-    }
+        ]
+    return address
 
 
 def endpoint_properties(address: Json) -> dict[str, str]:

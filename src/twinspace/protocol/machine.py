@@ -82,7 +82,9 @@ class StateMachine:
         rows = sorted(self.table.items(), key=lambda r: (self._order(r[0][1]), r[0][2], r[0][0]))
         for (role, state, kind), target in rows:
             src = "[*]" if state == START else state
-            lines.append(f"    {src} --> {target}: {role.value[0]} {kind}")
+            # Mermaid ends a transition label at a colon ("…EventMessage:ACCEPTED" would not parse).
+            label = kind.replace(":", " ")
+            lines.append(f"    {src} --> {target}: {role.value[0]} {label}")
         for state in sorted(self.terminal):
             lines.append(f"    {state} --> [*]")
         return "\n".join(lines)

@@ -38,7 +38,12 @@ class Rows:
         ).first()
         if exists is not None:
             raise AlreadyExists(self.kind, getattr(record, self.key.name))
-        self.conn.execute(self.table.insert().values(**to_row(record)))
+        try:
+            self.conn.execute(self.table.insert().values(**to_row(record)))
+        except sa.exc.IntegrityError as exc:  # a concurrent writer inserted it first: retry
+            raise Conflict(
+                f"{self.kind} {getattr(record, self.key.name)!r} was inserted concurrently"
+            ) from exc
 
     def find(self, key: str) -> Any | None:
         row = self.conn.execute(sa.select(self.table).where(self.key == key)).mappings().first()

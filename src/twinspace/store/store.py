@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from twinspace.store import tables as t
 from twinspace.store.db import create_engine, migrate
+from twinspace.store.errors import Conflict
 from twinspace.store.records import (
     FAILED,
     PENDING,
@@ -169,11 +170,15 @@ class Inbox:
         return None if row is None else (int(row[0]), row[1])
 
     def remember(self, key: str, status_code: int, response: Any, now: datetime) -> None:
-        self.conn.execute(
-            t.inbox.insert().values(
-                key=key, status_code=status_code, response=response, received_at=now
+        """Record the response under a new ``key``; Conflict if another writer got there first."""
+        try:
+            self.conn.execute(
+                t.inbox.insert().values(
+                    key=key, status_code=status_code, response=response, received_at=now
+                )
             )
-        )
+        except sa.exc.IntegrityError as exc:
+            raise Conflict(f"inbound message {key!r} was handled concurrently") from exc
 
     def put(self, key: str, status_code: int, response: Any, now: datetime) -> None:
         """Insert or overwrite the remembered response under ``key``."""

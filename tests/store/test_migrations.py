@@ -1,0 +1,83 @@
+"""Alembic migrations: they create exactly the schema of ``tables.metadata`` and may run again."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from twinspace.clock import ManualClock
+from twinspace.store import Store, create_engine, migrate
+from twinspace.store.tables import metadata
+
+from .factories import asset
+
+
+def _tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def _versions(store: Store) -> list[str]:
+    with store.engine.connect() as conn:
+        return [r[0] for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
+
+
+def test_the_fresh_database_is_empty(empty_database_url: str) -> None:
+    assert _tables(empty_database_url) == set()
+
+
+def test_migrations_create_every_table_column_and_index(empty_database_url: str) -> None:
+    engine = create_engine(empty_database_url)
+    try:
+        migrate(engine)
+        inspector = sa.inspect(engine)
+        assert set(inspector.get_table_names()) == set(metadata.tables) | {"alembic_version"}
+        for name, table in metadata.tables.items():
+            columns = {c["name"]: c for c in inspector.get_columns(name)}
+            assert set(columns) == {c.name for c in table.columns}, name
+            for column in table.columns:
+                assert columns[column.name]["nullable"] == column.nullable, (name, column.name)
+            primary = inspector.get_pk_constraint(name)["constrained_columns"]
+            assert primary == [c.name for c in table.primary_key.columns], name
+            indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes(name)}
+            expected = {i.name: [c.name for c in i.columns] for i in table.indexes}
+            assert indexes == expected, name
+    finally:
+        engine.dispose()
+
+
+def test_migrations_are_idempotent_and_keep_data(
+    empty_database_url: str, clock: ManualClock
+) -> None:
+    first = Store.open(empty_database_url)
+    try:
+        with first.transaction() as tx:
+            tx.assets.insert(asset("a-1", clock.now()))
+        assert _versions(first) == ["0001"]
+    finally:
+        first.close()
+
+    again = Store.open(empty_database_url)  # upgrades a database that is already at head
+    try:
+        migrate(again.engine)
+        assert _versions(again) == ["0001"]
+        assert _tables(empty_database_url) == set(metadata.tables) | {"alembic_version"}
+        with again.transaction() as tx:
+            assert tx.assets.get("a-1") == asset("a-1", clock.now())
+    finally:
+        again.close()
+
+
+def test_open_without_upgrade_creates_nothing(empty_database_url: str) -> None:
+    Store.open(empty_database_url, upgrade=False).close()
+    assert _tables(empty_database_url) == set()
+
+
+def test_the_store_fixture_is_migrated_and_empty(store: Store) -> None:
+    assert _versions(store) == ["0001"]
+    with store.engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            count = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            assert count == 0, table.name

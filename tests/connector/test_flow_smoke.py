@@ -15,10 +15,11 @@ async def wait_for(predicate, timeout: float = 5.0):  # type: ignore[no-untyped-
         await asyncio.sleep(0.01)
 
 
-async def test_negotiate_and_pull(tmp_path: Path) -> None:
+async def test_negotiate_and_pull(tmp_path: Path, database_url: str) -> None:
+    """The whole flow with the provider on each store backend (SQLite, PostgreSQL)."""
     data = tmp_path / "counts.csv"
     data.write_text("a,b\n1,2\n")
-    async with network(tmp_path, ["provider", "consumer"]) as nodes:
+    async with network(tmp_path, ["provider", "consumer"], {"provider": database_url}) as nodes:
         p, c = nodes["provider"], nodes["consumer"]
         p.add_offer("counts", {"type": "File", "path": str(data)})
         r = await c.client.post(

@@ -40,6 +40,10 @@ def create_app(
         http_client=http_client,
         pusher_factory=_pusher_factory(),
     )
+    if settings.tck_mode:  # TCK mode hook: seed the TCK fixtures, script their next actions
+        from twinspace.tck import install
+
+        install(connector)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -72,7 +76,7 @@ def _pusher_factory() -> Any:
 
 def _extra_routers() -> list[Any]:
     found = []
-    for name in ("twinspace.api.management", "twinspace.api.public"):
+    for name in ("twinspace.api.management", "twinspace.api.public", "twinspace.api.tck"):
         try:
             found.append(importlib.import_module(name).router)
         except ModuleNotFoundError:

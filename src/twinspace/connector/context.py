@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from datetime import datetime
+from typing import Protocol, TypeVar
 
 from twinspace.clock import Clock
 from twinspace.connector.catalog import Catalog
 from twinspace.settings import Settings
-from twinspace.store import Conflict, Store
+from twinspace.store import Conflict, Negotiation, Store, Transfer, Tx
 
 T = TypeVar("T")
+
+
+class Script(Protocol):
+    """TCK mode hook (twinspace.tck): scripted next actions instead of the default reactions.
+
+    Each method returns True when the process is scripted (its next action, if any, is queued)
+    and False to leave the process to the default behaviour.
+    """
+
+    def negotiation(self, tx: Tx, n: Negotiation, now: datetime) -> bool: ...
+
+    def transfer(self, tx: Tx, t: Transfer, now: datetime) -> bool: ...
 
 
 @dataclass
@@ -20,6 +33,8 @@ class Context:
     store: Store
     clock: Clock
     catalog: Catalog
+    #: TCK mode hook: consulted first by ``Negotiations.react`` / ``Transfers.react``; None = off.
+    script: Script | None = None
 
     @property
     def participant_id(self) -> str:

@@ -120,6 +120,9 @@ class Negotiations:
 
     def react(self, tx: Tx, n: Negotiation, now: datetime) -> None:
         """Queue what this side does next after ``n`` reached its current state."""
+        script = self.ctx.script  # TCK mode hook (twinspace.tck): scripted next actions
+        if script is not None and script.negotiation(tx, n, now):
+            return
         if n.role == Role.PROVIDER:
             if n.state == CN.REQUESTED:
                 try:

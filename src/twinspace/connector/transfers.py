@@ -114,6 +114,9 @@ class Transfers:
     # --- reactions ------------------------------------------------------------------------------
 
     def react(self, tx: Tx, t: Transfer, now: datetime) -> None:
+        script = self.ctx.script  # TCK mode hook (twinspace.tck): scripted next actions
+        if script is not None and script.transfer(tx, t, now):
+            return
         if t.role == Role.PROVIDER and t.state == TP.REQUESTED:
             self._send(tx, t, self._start_message(tx, t, now), now)
 

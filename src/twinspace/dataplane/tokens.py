@@ -61,12 +61,20 @@ def _usable(tx: Tx, token: str, kind: str, now: datetime) -> tuple[DataToken, Tr
         raise TokenRefused("token revoked")
     if found.expires_at <= now:
         raise TokenRefused("token expired")
+    # The outbox before the transfer: reads need not share one snapshot (SQLite's autocommit
+    # reads, PostgreSQL's READ COMMITTED), and an acknowledgement ends a pending message and
+    # moves the state in one commit, so this order never sees the message gone but the state old.
+    pending = {item.message_type for item in tx.outbox.pending_for(found.transfer_id)}
     transfer: Transfer | None = tx.transfers.find(found.transfer_id)
     if transfer is None:
         raise TokenRefused("transfer no longer exists")
-    if transfer.state != TP.STARTED:
+    # Our start message is out but its acknowledgement not yet applied: the counter-party can
+    # already be STARTED (it only learns the token from that message), so the transfer counts
+    # as started.
+    starting = transfer.state in (TP.REQUESTED, TP.SUSPENDED) and TPMessage.START in pending
+    if transfer.state != TP.STARTED and not starting:
         raise TokenRefused(f"transfer is {transfer.state}")
-    if any(item.message_type in STOPPING for item in tx.outbox.pending_for(transfer.id)):
+    if pending & STOPPING:
         raise TokenRefused("transfer is being stopped")
     return found, transfer
 

@@ -1,0 +1,311 @@
+"""Management of what a provider offers: assets, policy definitions, contract definitions.
+
+Each function takes a compacted request body (``jsonld.body_of``) and answers in EDC's shapes
+(``views``); problems raise ``ManagementError`` (400 invalid, 404 unknown id, 409 conflict).
+Everything here is blocking store work: the API runs it in a threadpool.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from twinspace.connector import views
+from twinspace.connector.catalog import EDC_NS
+from twinspace.connector.context import Context, retry_on_conflict
+from twinspace.connector.errors import ManagementError
+from twinspace.connector.jsonld import normalize_policy, policy_problems
+from twinspace.connector.query import QuerySpec, apply, parse_criterion
+from twinspace.store import (
+    AlreadyExists,
+    Asset,
+    ContractDefinition,
+    NotFound,
+    PolicyDefinition,
+    Tx,
+)
+
+Json = dict[str, Any]
+MAX_ID = 512
+SELECTOR_OPERATORS = ("=", "!=", "in", "like")
+
+
+def invalid(message: str) -> ManagementError:
+    return ManagementError(400, message, "ValidationFailure")
+
+
+def not_found(what: str, record_id: str) -> ManagementError:
+    return ManagementError(404, f"{what} {record_id!r} not found", "ObjectNotFound")
+
+
+def conflict(message: str) -> ManagementError:
+    return ManagementError(409, message, "ObjectConflict")
+
+
+def text(body: Json, key: str, *, required: bool = True, where: str = "") -> str | None:
+    """A non-empty string field of ``body`` (400 when missing/wrong and ``required``)."""
+    value = body.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise invalid(f"{where}{key} is required and must be a non-empty string (got {value!r})")
+    return value
+
+
+def record_id(body: Json, *, generate: bool) -> str:
+    value = body.get("@id", body.get("id"))
+    if value is None and generate:
+        return str(uuid.uuid4())
+    if not isinstance(value, str) or not value.strip():
+        raise invalid(f"@id must be a non-empty string (got {value!r})")
+    if len(value) > MAX_ID:
+        raise invalid(f"@id is longer than {MAX_ID} characters")
+    return value
+
+
+def obj(body: Json, key: str, *, required: bool) -> Json:
+    value = body.get(key)
+    if value is None and not required:
+        return {}
+    if not isinstance(value, dict):
+        raise invalid(f"{key} is required and must be a JSON object (got {value!r})")
+    return value
+
+
+def _now(ctx: Context) -> datetime:
+    return ctx.clock.now()
+
+
+# --- assets ------------------------------------------------------------------------------------
+
+
+def _asset(ctx: Context, body: Json, *, generate: bool) -> Asset:
+    asset_id = record_id(body, generate=generate)
+    properties = obj(body, "properties", required=False)
+    private = obj(body, "privateProperties", required=False)
+    address = {k: v for k, v in obj(body, "dataAddress", required=True).items() if k != "@type"}
+    text(address, "type", where="dataAddress.")
+    return Asset(asset_id, dict(properties), address, dict(private), _now(ctx))
+
+
+def create_asset(ctx: Context, body: Json) -> Json:
+    asset = _asset(ctx, body, generate=True)
+    _insert(ctx, lambda tx: tx.assets.insert(asset), "asset", asset.id)
+    return views.id_response(asset.id, asset.created_at)
+
+
+def update_asset(ctx: Context, body: Json) -> None:
+    asset = _asset(ctx, body, generate=False)
+    with ctx.store.transaction() as tx:
+        old = tx.assets.find(asset.id)
+        if old is None:
+            raise not_found("asset", asset.id)
+        asset.created_at = old.created_at
+        tx.assets.replace(asset)
+
+
+def get_asset(ctx: Context, asset_id: str) -> Json:
+    with ctx.store.transaction() as tx:
+        found = tx.assets.find(asset_id)
+    if found is None:
+        raise not_found("asset", asset_id)
+    return views.asset_view(found)
+
+
+def query_assets(ctx: Context, spec: QuerySpec) -> list[Json]:
+    with ctx.store.transaction() as tx:
+        docs = [views.asset_view(a) for a in tx.assets.list()]
+    return apply(docs, spec)
+
+
+def _names_asset(selector: list[Json], asset_id: str) -> bool:
+    for c in selector:
+        left = str(c.get("operandLeft", "")).removeprefix(EDC_NS)
+        if left not in ("id", "@id"):
+            continue
+        right = c.get("operandRight")
+        if (c.get("operator") == "=" and right == asset_id) or (
+            c.get("operator") == "in" and isinstance(right, list) and asset_id in right
+        ):
+            return True
+    return False
+
+
+def delete_asset(ctx: Context, asset_id: str) -> None:
+    with ctx.store.transaction() as tx:
+        if tx.assets.find(asset_id) is None:
+            raise not_found("asset", asset_id)
+        users = [
+            d.id
+            for d in tx.contract_definitions.list()
+            if _names_asset(d.assets_selector, asset_id)
+        ]
+        if users:
+            raise conflict(
+                f"asset {asset_id!r} is referenced by contract definition(s) {', '.join(users)}"
+            )
+        agreements = tx.agreements.list(tx.agreements.table.c.asset_id == asset_id, limit=5)
+        if agreements:
+            names = ", ".join(a.id for a in agreements)
+            raise conflict(f"asset {asset_id!r} is referenced by contract agreement(s) {names}")
+        tx.assets.delete(asset_id)
+
+
+# --- policy definitions ------------------------------------------------------------------------
+
+
+def _policy(ctx: Context, body: Json, *, generate: bool) -> PolicyDefinition:
+    policy_id = record_id(body, generate=generate)
+    policy = normalize_policy(obj(body, "policy", required=True))
+    problems = policy_problems(policy)
+    if problems:
+        raise invalid("; ".join(problems))
+    policy.pop("@id", None)  # the definition's id names it
+    if policy.get("@type") == "Set":
+        del policy["@type"]
+    return PolicyDefinition(policy_id, policy, _now(ctx))
+
+
+def create_policy(ctx: Context, body: Json) -> Json:
+    policy = _policy(ctx, body, generate=True)
+    _insert(ctx, lambda tx: tx.policies.insert(policy), "policy definition", policy.id)
+    return views.id_response(policy.id, policy.created_at)
+
+
+def update_policy(ctx: Context, body: Json) -> None:
+    policy = _policy(ctx, body, generate=False)
+    with ctx.store.transaction() as tx:
+        old = tx.policies.find(policy.id)
+        if old is None:
+            raise not_found("policy definition", policy.id)
+        policy.created_at = old.created_at
+        tx.policies.replace(policy)
+
+
+def get_policy(ctx: Context, policy_id: str) -> Json:
+    with ctx.store.transaction() as tx:
+        found = tx.policies.find(policy_id)
+    if found is None:
+        raise not_found("policy definition", policy_id)
+    return views.policy_view(found)
+
+
+def query_policies(ctx: Context, spec: QuerySpec) -> list[Json]:
+    with ctx.store.transaction() as tx:
+        docs = [views.policy_view(p) for p in tx.policies.list()]
+    return apply(docs, spec)
+
+
+def delete_policy(ctx: Context, policy_id: str) -> None:
+    with ctx.store.transaction() as tx:
+        if tx.policies.find(policy_id) is None:
+            raise not_found("policy definition", policy_id)
+        users = [
+            d.id
+            for d in tx.contract_definitions.list()
+            if policy_id in (d.access_policy_id, d.contract_policy_id)
+        ]
+        if users:
+            raise conflict(
+                f"policy definition {policy_id!r} is referenced by contract definition(s) "
+                + ", ".join(users)
+            )
+        tx.policies.delete(policy_id)
+
+
+# --- contract definitions ----------------------------------------------------------------------
+
+
+def _selector(body: Json) -> list[Json]:
+    raw = body.get("assetsSelector", [])
+    if isinstance(raw, dict):
+        raw = [raw]
+    if not isinstance(raw, list):
+        raise invalid("assetsSelector must be a list of criteria")
+    selector = []
+    for item in raw:
+        c = parse_criterion(item, "assetsSelector")
+        if c.operator not in SELECTOR_OPERATORS:
+            raise invalid(
+                f"assetsSelector: operator {c.operator!r} is not supported here "
+                f"(use one of {', '.join(SELECTOR_OPERATORS)})"
+            )
+        selector.append({"operandLeft": c.left, "operator": c.operator, "operandRight": c.right})
+    return selector
+
+
+def _definition(ctx: Context, body: Json, *, generate: bool) -> ContractDefinition:
+    definition_id = record_id(body, generate=generate)
+    access = text(body, "accessPolicyId")
+    contract = text(body, "contractPolicyId")
+    assert access is not None and contract is not None
+    return ContractDefinition(definition_id, access, contract, _selector(body), _now(ctx))
+
+
+def _check_policies(tx: Tx, d: ContractDefinition) -> None:
+    for key, policy_id in (
+        ("accessPolicyId", d.access_policy_id),
+        ("contractPolicyId", d.contract_policy_id),
+    ):
+        if tx.policies.find(policy_id) is None:
+            raise invalid(f"{key} {policy_id!r} names no policy definition")
+
+
+def create_contract_definition(ctx: Context, body: Json) -> Json:
+    d = _definition(ctx, body, generate=True)
+
+    def insert(tx: Tx) -> None:
+        _check_policies(tx, d)
+        tx.contract_definitions.insert(d)
+
+    _insert(ctx, insert, "contract definition", d.id)
+    return views.id_response(d.id, d.created_at)
+
+
+def update_contract_definition(ctx: Context, body: Json) -> None:
+    d = _definition(ctx, body, generate=False)
+    with ctx.store.transaction() as tx:
+        old = tx.contract_definitions.find(d.id)
+        if old is None:
+            raise not_found("contract definition", d.id)
+        _check_policies(tx, d)
+        d.created_at = old.created_at
+        tx.contract_definitions.replace(d)
+
+
+def get_contract_definition(ctx: Context, definition_id: str) -> Json:
+    with ctx.store.transaction() as tx:
+        found = tx.contract_definitions.find(definition_id)
+    if found is None:
+        raise not_found("contract definition", definition_id)
+    return views.contract_definition_view(found)
+
+
+def query_contract_definitions(ctx: Context, spec: QuerySpec) -> list[Json]:
+    with ctx.store.transaction() as tx:
+        docs = [views.contract_definition_view(d) for d in tx.contract_definitions.list()]
+    return apply(docs, spec)
+
+
+def delete_contract_definition(ctx: Context, definition_id: str) -> None:
+    with ctx.store.transaction() as tx:
+        try:
+            tx.contract_definitions.delete(definition_id)
+        except NotFound:
+            raise not_found("contract definition", definition_id) from None
+
+
+# --- shared ------------------------------------------------------------------------------------
+
+
+def _insert(ctx: Context, write: Callable[[Tx], None], what: str, key: str) -> None:
+    def run() -> None:
+        with ctx.store.transaction() as tx:
+            write(tx)
+
+    try:
+        retry_on_conflict(run)
+    except AlreadyExists:
+        raise conflict(f"{what} {key!r} already exists") from None

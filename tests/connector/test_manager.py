@@ -99,3 +99,22 @@ async def test_lease_prevents_a_second_worker_from_sending(tmp_path: Path) -> No
         first = c.manager._claim(10)
         assert len(first) == 1
         assert c.manager._claim(10) == []
+
+
+async def test_refused_initial_request_terminates_at_once(tmp_path: Path) -> None:
+    """A provider's 4xx to an initial request is final: no retries, the reason is kept."""
+    async with network(
+        tmp_path, ["provider", "consumer"], run_managers=False, max_attempts=8
+    ) as nodes:
+        p, c = nodes["provider"], nodes["consumer"]
+        p.add_offer("d", {"type": "File", "path": str(tmp_path / "d")})
+        changed = {**(await offer(p, "d")), "permission": [{"action": "distribute"}]}
+        n = c.connector.negotiations.initiate(counter_party_address=p.dsp, offer=changed)
+        assert await c.connector.manager.run_once() == 1
+        with c.connector.store.transaction() as tx:
+            stored = tx.negotiations.get(n.id)
+            item = tx.outbox.latest_for(n.id)
+        assert stored.state == "TERMINATED"
+        assert "refused by the counter-party" in (stored.error_detail or "")
+        assert "differs from the provider's offer" in (stored.error_detail or "")
+        assert item is not None and item.attempts == 1 and item.status == FAILED

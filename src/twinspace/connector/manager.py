@@ -123,9 +123,20 @@ class OutboxManager:
         if delivery.ok:
             await asyncio.to_thread(self._with_retry, self._acknowledged, item, delivery)
         else:
+            final = self._refused_outright(item, delivery)
             await asyncio.to_thread(
-                self._with_retry, self._failed, item, delivery.error or "failed"
+                self._with_retry, self._failed, item, delivery.error or "failed", final
             )
+
+    @staticmethod
+    def _refused_outright(item: OutboxItem, delivery: Delivery) -> bool:
+        """A 4xx answer to an initial request is final: no process exists there to race with."""
+        initial = item.message_type in (
+            CNMessage.REQUEST,
+            TPMessage.REQUEST,
+        ) and not item.payload.get("providerPid")
+        status = delivery.status or 0
+        return initial and 400 <= status < 500 and status not in (408, 425, 429)
 
     async def _push(self, item: OutboxItem) -> None:
         if self.pusher is None:
@@ -183,11 +194,11 @@ class OutboxManager:
             rows.update_versioned(process)
         self.wake()
 
-    def _failed(self, item: OutboxItem, error: str) -> None:
+    def _failed(self, item: OutboxItem, error: str, final: bool = False) -> None:
         now = self.ctx.clock.now()
         s = self.ctx.settings
         with self.ctx.store.transaction() as tx:
-            if item.attempts < s.max_attempts:
+            if not final and item.attempts < s.max_attempts:
                 delay = min(s.backoff_max, s.backoff_base * 2 ** (item.attempts - 1))
                 tx.outbox.mark_retry(item.id, self.owner, error, now + timedelta(seconds=delay))
                 log.info(
@@ -200,10 +211,14 @@ class OutboxManager:
                 )
                 return
             tx.outbox.mark_failed(item.id, error)
-            self._give_up(tx, item, error)
+            if final:
+                detail = f"{item.message_type} refused by the counter-party: {error}"
+            else:
+                detail = f"gave up delivering {item.message_type} after {item.attempts} attempts: {error}"
+            self._give_up(tx, item, detail)
         self.wake()
 
-    def _give_up(self, tx: Tx, item: OutboxItem, error: str) -> None:
+    def _give_up(self, tx: Tx, item: OutboxItem, detail: str) -> None:
         """Terminate the process after the last failed attempt, telling the counter-party if we can."""
         machine, _service, table = self._service(item)
         rows = getattr(tx, table)
@@ -213,9 +228,7 @@ class OutboxManager:
             return
         now = self.ctx.clock.now()
         known = process.state != "INITIAL"
-        process.error_detail = (
-            f"gave up delivering {item.message_type} after {item.attempts} attempts: {error}"
-        )
+        process.error_detail = detail
         process.state = terminated
         process.updated_at = now
         tx.outbox.cancel_pending(process.id, "process terminated: " + process.error_detail)

@@ -1,0 +1,135 @@
+"""``twinspace serve``: run one participant's connector with uvicorn until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from twinspace.cli.console import CliError, console, fail
+from twinspace.settings import Settings
+
+
+def settings_from(overrides: dict[str, Any]) -> Settings:
+    """``Settings`` from TWINSPACE_* variables, with the options given on the command line on top."""
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise CliError(f"invalid settings: {problems}") from None
+
+
+def serve(
+    ctx: typer.Context,
+    name: Annotated[
+        str | None, typer.Option(help="Participant name (names its files). [env TWINSPACE_NAME]")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on. [env TWINSPACE_PORT]")
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Interface to listen on. [env TWINSPACE_HOST]")
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db "
+            "(default: SQLite in --data-dir). [env TWINSPACE_DATABASE_URL]"
+        ),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the SQLite file and received data. [env TWINSPACE_DATA_DIR]"),
+    ] = None,
+    participant_id: Annotated[
+        str | None,
+        typer.Option(help="DSP participantId. [env TWINSPACE_PARTICIPANT_ID]"),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            help="X-Api-Key of the management API (default: the global --api-key, "
+            "else one is generated and printed). [env TWINSPACE_API_KEY]"
+        ),
+    ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Base URL others reach this participant at (default http://HOST:PORT). "
+            "[env TWINSPACE_PUBLIC_URL]"
+        ),
+    ] = None,
+    log_level: Annotated[
+        str, typer.Option(help="Log level: debug, info, warning, error.")
+    ] = "info",
+) -> None:
+    """Run one participant's connector (DSP, management API, data plane) until stopped.
+
+    Options override the TWINSPACE_* environment variables. SIGTERM or Ctrl-C shut it down
+    gracefully: in-flight requests finish and the outbound manager stops.
+    """
+    import uvicorn
+
+    from twinspace.app import create_app
+
+    try:
+        settings = settings_from(
+            {
+                "name": name,
+                "port": port,
+                "host": host,
+                "database_url": database_url,
+                "data_dir": data_dir,
+                "participant_id": participant_id,
+                "api_key": api_key or (ctx.obj.api_key if ctx.obj else None),
+                "public_url": public_url,
+            }
+        )
+    except CliError as exc:
+        fail(exc)
+    if not settings.api_key:
+        settings = settings.model_copy(update={"api_key": secrets.token_urlsafe(24)})
+        console.print(f"[yellow]no API key given; generated one:[/] {settings.api_key}")
+    level = log_level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step
+    try:
+        app = create_app(settings)
+    except Exception as exc:  # a database that cannot be opened or migrated, mostly
+        fail(CliError(f"cannot start {settings.name}: {type(exc).__name__}: {exc}"))
+    base = settings.base_url()
+    console.print(
+        f"[bold]twinspace[/] participant [cyan]{settings.name}[/] ({settings.participant_id})\n"
+        f"  listening  http://{settings.host}:{settings.port}\n"
+        f"  DSP        {settings.dsp_url()}\n"
+        f"  management {base}/management/v3  (X-Api-Key)\n"
+        f"  store      {_shown_url(settings.effective_database_url())}"
+    )
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level.lower(),
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    server.run()  # uvicorn turns SIGINT/SIGTERM into a graceful shutdown
+    if not server.started:
+        fail(CliError(f"{settings.name} did not start (see the log above)"))
+
+
+def _shown_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url

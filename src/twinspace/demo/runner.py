@@ -1,0 +1,314 @@
+"""``twinspace demo``: a city, a mobility operator and an environment agency share data.
+
+1. start the three participants as separate processes, each with its own SQLite database;
+2. the mobility operator publishes traffic counts and the environment agency air quality (CSV files
+   the demo generates), each as an asset, a policy and a contract definition;
+3. the city reads both catalogs, negotiates an agreement for each dataset, pulls the data through
+   the provider's data plane with the token of the transfer, completes the transfer and checks that
+   the bytes it received are the bytes that were published (SHA-256);
+4. every participant is stopped again, whatever happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from rich.markup import escape
+from rich.panel import Panel
+
+from twinspace.cli import flows
+from twinspace.cli.client import Json
+from twinspace.cli.console import CliError, console, errors
+from twinspace.demo.data import write_air_quality, write_traffic_counts
+from twinspace.demo.participants import DemoError, Fleet, Participant
+
+MARKER = ".twinspace-demo"
+
+
+@dataclass
+class Exchange:
+    dataset: str
+    provider: str
+    consumer: str
+    negotiation_id: str = ""
+    agreement_id: str = ""
+    negotiation_state: str = ""
+    negotiation_seconds: float = 0.0
+    transfer_id: str = ""
+    transfer_state: str = ""
+    nbytes: int = 0
+    transfer_seconds: float = 0.0
+    sha256: str = ""
+
+
+@dataclass
+class Summary:
+    catalogs: dict[str, list[str]] = field(default_factory=dict)
+    exchanges: list[Exchange] = field(default_factory=list)
+
+
+@dataclass
+class Publication:
+    asset_id: str
+    name: str
+    description: str
+    write: Callable[[Path], Path]
+
+
+PUBLICATIONS = {
+    "mobility": Publication(
+        "traffic-counts",
+        "Traffic counts",
+        "Vehicles per 15 minutes at four intersections over one weekday (CSV)",
+        write_traffic_counts,
+    ),
+    "environment": Publication(
+        "air-quality",
+        "Air quality",
+        "Hourly NO2, PM10, PM2.5 and O3 at three monitoring stations (CSV)",
+        write_air_quality,
+    ),
+}
+
+
+def participants(base_port: int, home: Path) -> list[Participant]:
+    return [
+        Participant("city", "city", base_port, home / "city"),
+        Participant("mobility", "mobility operator", base_port + 1, home / "mobility"),
+        Participant("environment", "environment agency", base_port + 2, home / "environment"),
+    ]
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 16), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def done(text: str, seconds: float | None = None) -> None:
+    took = f" [dim]({seconds:.2f} s)[/]" if seconds is not None else ""
+    console.print(f"[green]✓[/] {text}{took}")
+
+
+@asynccontextmanager
+async def step(what: str, *involved: Participant) -> AsyncIterator[None]:
+    """A demo step: a management-API error becomes a DemoError naming who was involved."""
+    try:
+        yield
+    except CliError as exc:
+        raise DemoError(f"{what}: {exc.message}", *involved) from None
+
+
+async def publish(provider: Participant, data_file: Path, publication: Publication) -> None:
+    async with step(f"publishing {publication.asset_id}", provider), provider.client() as api:
+        await api.create_asset(
+            publication.asset_id,
+            {
+                "name": publication.name,
+                "description": publication.description,
+                "contenttype": "text/csv",
+            },
+            {"type": "File", "path": str(data_file.resolve()), "contentType": "text/csv"},
+        )
+        policy_id = f"policy-{publication.asset_id}"
+        await api.create_policy(policy_id, {"permission": [{"action": "use"}]})
+        await api.create_contract_definition(
+            f"offer-{publication.asset_id}", policy_id, policy_id, publication.asset_id
+        )
+
+
+async def fetch(
+    consumer: Participant, provider: Participant, dataset: str, catalog: Json, published: Path
+) -> Exchange:
+    """Negotiate for ``dataset`` and pull it; check it arrived unchanged."""
+    ex = Exchange(dataset, provider.key, consumer.key)
+    async with step(f"getting {dataset}", consumer, provider), consumer.client() as api:
+        began = time.monotonic()
+        with console.status(f"negotiating for {dataset} with the {provider.label}") as status:
+            negotiated = await flows.negotiate(
+                api,
+                provider.dsp_url,
+                dataset,
+                catalog=catalog,
+                on_state=lambda s: status.update(f"negotiation for {dataset}: [cyan]{s}[/]"),
+            )
+        ex.negotiation_id, ex.agreement_id = negotiated.negotiation_id, negotiated.agreement_id
+        ex.negotiation_state = negotiated.state
+        ex.negotiation_seconds = time.monotonic() - began
+        done(f"agreement for {dataset}: [bold]{ex.agreement_id}[/]", ex.negotiation_seconds)
+
+        out = consumer.home / "received" / f"{dataset}.csv"
+        with console.status(f"transferring {dataset}") as status:
+            moved = await flows.transfer(
+                api,
+                provider.dsp_url,
+                ex.agreement_id,
+                out=out,
+                on_state=lambda s: status.update(f"transfer of {dataset}: [cyan]{s}[/]"),
+                progress=lambda n, total: status.update(
+                    f"pulling {dataset}: {n:,}" + (f" / {total:,}" if total else "") + " bytes"
+                ),
+            )
+    ex.transfer_id, ex.transfer_state = moved.transfer_id, moved.state
+    ex.nbytes, ex.transfer_seconds = moved.nbytes, moved.seconds
+    ex.sha256 = sha256_of(out)
+    if ex.sha256 != sha256_of(published):
+        raise DemoError(
+            f"{dataset}: the city received {out.stat().st_size} bytes that differ from the "
+            f"{published.stat().st_size} bytes published (SHA-256 mismatch)",
+            consumer,
+            provider,
+        )
+    done(f"pulled {dataset}: {ex.nbytes:,} bytes, SHA-256 verified", ex.transfer_seconds)
+    return ex
+
+
+async def scenario(fleet: Fleet) -> Summary:
+    city, *providers = fleet.participants
+    summary = Summary()
+    published: dict[str, Path] = {}
+    for provider in providers:
+        pub = PUBLICATIONS[provider.key]
+        began = time.monotonic()
+        data_file = pub.write(provider.home / "datasets" / f"{pub.asset_id}.csv")
+        await publish(provider, data_file, pub)
+        published[provider.key] = data_file
+        size = data_file.stat().st_size
+        done(
+            f"{provider.label} published {pub.asset_id} ({size:,} bytes)", time.monotonic() - began
+        )
+
+    catalogs: dict[str, Json] = {}
+    for provider in providers:
+        async with (
+            step(f"reading the {provider.label}'s catalog", city, provider),
+            city.client() as api,
+        ):
+            catalogs[provider.key] = await api.request_catalog(provider.dsp_url)
+        seen = [str(d.get("@id")) for d in flows.datasets_of(catalogs[provider.key])]
+        summary.catalogs[provider.key] = seen
+        done(f"city read the {provider.label}'s catalog: {', '.join(seen) or 'empty'}")
+
+    for provider in providers:
+        dataset = PUBLICATIONS[provider.key].asset_id
+        summary.exchanges.append(
+            await fetch(city, provider, dataset, catalogs[provider.key], published[provider.key])
+        )
+    return summary
+
+
+def print_summary(fleet: Fleet, summary: Summary, seconds: float) -> None:
+    labels = {p.key: p.label for p in fleet}
+    console.rule("[bold]twinspace demo: summary")
+    for key, datasets in summary.catalogs.items():
+        console.print(f"catalog of the {labels[key]}: {', '.join(datasets)}")
+    for ex in summary.exchanges:
+        console.print(f"\n[bold]{ex.dataset}[/]: {labels[ex.provider]} → {labels[ex.consumer]}")
+        console.print(f"  agreement    {ex.agreement_id}")
+        console.print(
+            f"  negotiation  {ex.negotiation_state} in {ex.negotiation_seconds:.2f} s"
+            f"  ({ex.negotiation_id})"
+        )
+        console.print(
+            f"  transfer     {ex.transfer_state} in {ex.transfer_seconds:.2f} s  ({ex.transfer_id})"
+        )
+        console.print(
+            f"  bytes moved  {ex.nbytes:,} (sha256 {ex.sha256[:16]}…, identical to the original)"
+        )
+    total = sum(ex.nbytes for ex in summary.exchanges)
+    console.print(f"\n{total:,} bytes moved in all; the demo took {seconds:.1f} s")
+    console.rule()
+
+
+def prepare_home(keep_data: bool, run_dir: Path | None) -> Path:
+    if not keep_data:
+        return Path(tempfile.mkdtemp(prefix="twinspace-demo-"))
+    home = (run_dir or Path("demo-run")).resolve()
+    if home.exists() and any(home.iterdir()):
+        if not (home / MARKER).exists():
+            raise DemoError(f"{home} exists and is not a demo run; move it away or empty it")
+        shutil.rmtree(home)  # the previous run's databases would clash with this one's ids
+    home.mkdir(parents=True, exist_ok=True)
+    (home / MARKER).write_text("written by `twinspace demo --keep-data`; safe to delete\n")
+    return home
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops the demo the way Ctrl-C does, so its clean-up runs."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def report_failure(fleet: Fleet, exc: DemoError, home: Path) -> None:
+    errors.print(f"[bold red]demo failed:[/] {escape(exc.message)}")
+    involved = list(exc.participants)
+    involved += [p for p in fleet.dead() if p not in involved]
+    for p in involved:
+        code = p.exit_code()
+        state = "running" if code is None else f"exited with code {code}"
+        errors.print(
+            Panel(
+                escape(p.log_tail()),
+                title=f"{p.label} ({state}): last lines of {p.log_path}",
+                title_align="left",
+            )
+        )
+    if any(p.process is not None for p in fleet):
+        errors.print(f"[dim]the run's files are kept in {home}[/]")
+
+
+def run_demo(*, keep_data: bool = False, base_port: int = 8101, run_dir: Path | None = None) -> int:
+    """Run the demo; the process exit code (0 when everything worked)."""
+    began = time.monotonic()
+    try:
+        home = prepare_home(keep_data, run_dir)
+    except DemoError as exc:
+        errors.print(f"[bold red]demo failed:[/] {escape(exc.message)}")
+        return 1
+    fleet = Fleet(participants(base_port, home))
+    where = ", ".join(f"{p.label} :{p.port}" for p in fleet)
+    console.print(f"[bold]twinspace demo[/]: three participants ({where}); files in {home}")
+    code = 1
+    try:
+        with sigterm_as_interrupt():
+            fleet.start()
+            with console.status("starting the participants"):
+                ready = fleet.wait_ready()
+            for p in fleet:
+                done(f"{p.label} is up at {p.base_url}", ready[p.key])
+            summary = asyncio.run(scenario(fleet))
+            print_summary(fleet, summary, time.monotonic() - began)
+            code = 0
+    except DemoError as exc:
+        report_failure(fleet, exc, home)
+        keep_data = keep_data or any(p.process is not None for p in fleet)  # keep the logs
+    except KeyboardInterrupt:
+        errors.print("[yellow]interrupted[/]")
+        code = 130
+    finally:
+        killed = fleet.stop()
+        stopped = "all participants stopped"
+        console.print(stopped + (f" (had to kill {', '.join(killed)})" if killed else ""))
+        if not keep_data:
+            shutil.rmtree(home, ignore_errors=True)
+    return code

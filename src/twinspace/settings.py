@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,7 +15,7 @@ class Settings(BaseSettings):
         "participant", description="Short name of this participant (also names its files)"
     )
     participant_id: str = Field(
-        "urn:twinspace:participant", description="The DSP participantId of this participant"
+        "", description="The DSP participantId of this participant (default urn:twinspace:<name>)"
     )
     host: str = "127.0.0.1"
     port: int = 8181
@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     run_managers: bool = Field(True, description="Run the outbound manager loop in this process")
 
     tck_mode: bool = Field(False, description="Serve the hooks the Eclipse DSP TCK needs")
+
+    @model_validator(mode="after")
+    def _default_participant_id(self) -> Settings:
+        if not self.participant_id:
+            self.participant_id = f"urn:twinspace:{self.name}"
+        return self
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

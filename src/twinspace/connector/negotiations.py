@@ -12,27 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from twinspace.clock import isoformat
-from twinspace.connector.context import Context, retry_on_conflict
-from twinspace.connector.errors import (
-    BothPids,
-    ManagementError,
-    Pids,
-    ProtocolError,
-    bad_request,
-    not_found,
-)
+from twinspace.connector.context import retry_on_conflict
+from twinspace.connector.errors import ManagementError, Pids, ProtocolError, bad_request
 from twinspace.connector.ids import new_pid
-from twinspace.connector.processes import (
-    INITIAL,
-    Reply,
-    duplicate_of_last,
-    inbound_transition,
-    join_url,
-    queue,
-    remember_last,
-)
+from twinspace.connector.process_service import ProcessService
+from twinspace.connector.processes import INITIAL, Reply, join_url, queue, remember_last
 from twinspace.protocol import messages as m
-from twinspace.protocol.machine import Role
+from twinspace.protocol.machine import START, Role
 from twinspace.protocol.negotiation import CN, NEGOTIATION, CNMessage, negotiation_kind
 from twinspace.protocol.schemas import SchemaViolation, validate
 from twinspace.store import Agreement, Negotiation, OutboxItem, Tx
@@ -41,41 +27,40 @@ AREA = "negotiation"
 Json = dict[str, Any]
 
 
-def _check_schema(body: Any, expected: str, **pids: str | None) -> Json:
-    try:
-        validate(body, expected)
-    except SchemaViolation as exc:
-        raise bad_request(AREA, str(exc), code="INVALID_MESSAGE", **pids) from exc
-    assert isinstance(body, dict)
-    return body
-
-
-def _check_callback(address: str) -> None:
-    if not address.startswith(("http://", "https://")):
-        raise bad_request(
-            AREA, f"callbackAddress {address!r} is not an http(s) URL", "UNRECOVERABLE"
-        )
-
-
 def negotiation_json(n: Negotiation) -> Json:
     return m.contract_negotiation(
         provider_pid=n.provider_pid or "", consumer_pid=n.consumer_pid or "", state=n.state
     )
 
 
-class Negotiations:
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
+class Negotiations(ProcessService[Negotiation]):
+    area = AREA
+    noun = "contract negotiation"
+    machine = NEGOTIATION
+    rows_name = "negotiations"
+
+    def view(self, p: Negotiation) -> Json:
+        return negotiation_json(p)
+
+    def kind_of(self, msg: Json) -> str:
+        return negotiation_kind(msg)
+
+    def check_message(self, role: Role, msg: Json, pids: Pids) -> None:
+        if msg["@type"] == "ContractNegotiationEventMessage":
+            allowed = "ACCEPTED" if role is Role.PROVIDER else "FINALIZED"
+            if msg.get("eventType") != allowed:
+                raise bad_request(
+                    self.area,
+                    f"a {role.other.value.lower()} may only send eventType {allowed}",
+                    **pids,
+                )
 
     # --- helpers --------------------------------------------------------------------------------
-
-    def _now(self) -> datetime:
-        return self.ctx.clock.now()
 
     def _send(self, tx: Tx, n: Negotiation, message: Json, path: str, now: datetime) -> OutboxItem:
         return queue(
             tx,
-            kind=AREA,
+            kind=self.area,
             process=n,
             message_type=negotiation_kind(message),
             url=join_url(n.counter_party_address, path),
@@ -93,9 +78,6 @@ class Negotiations:
     ) -> None:
         self._send(tx, n, message, f"negotiations/{n.consumer_pid}/{suffix}", now)
 
-    def _pids(self, n: Negotiation) -> BothPids:
-        return {"provider_pid": n.provider_pid or "", "consumer_pid": n.consumer_pid or ""}
-
     def _agree(self, tx: Tx, n: Negotiation, now: datetime) -> None:
         offer = dict(n.offer or {})
         agreement: Json = {
@@ -110,11 +92,11 @@ class Negotiations:
             if offer.get(key):
                 agreement[key] = offer[key]
         self._to_consumer(
-            tx, n, m.contract_agreement(agreement=agreement, **self._pids(n)), "agreement", now
+            tx, n, m.contract_agreement(agreement=agreement, **self.pids(n)), "agreement", now
         )
 
     def _terminate_msg(self, n: Negotiation, code: str, reason: str) -> Json:
-        return m.negotiation_termination(code=code, reason=reason, **self._pids(n))
+        return m.negotiation_termination(code=code, reason=reason, **self.pids(n))
 
     # --- reactions ------------------------------------------------------------------------------
 
@@ -126,7 +108,7 @@ class Negotiations:
         if n.role == Role.PROVIDER:
             if n.state == CN.REQUESTED:
                 try:
-                    n.offer = self.ctx.catalog.resolve_offer(tx, n.offer or {}, **self._pids(n))
+                    n.offer = self.ctx.catalog.resolve_offer(tx, n.offer or {}, **self.pids(n))
                 except ProtocolError as exc:
                     self._to_consumer(
                         tx, n, self._terminate_msg(n, exc.code, exc.reason), "termination", now
@@ -136,11 +118,11 @@ class Negotiations:
             elif n.state == CN.ACCEPTED:
                 self._agree(tx, n, now)
             elif n.state == CN.VERIFIED:
-                event = m.negotiation_event(event_type="FINALIZED", **self._pids(n))
+                event = m.negotiation_event(event_type="FINALIZED", **self.pids(n))
                 self._to_consumer(tx, n, event, "events", now)
         elif n.state == CN.AGREED:
             self._to_provider(
-                tx, n, m.agreement_verification(**self._pids(n)), "agreement/verification", now
+                tx, n, m.agreement_verification(**self.pids(n)), "agreement/verification", now
             )
 
     def on_ack(
@@ -154,9 +136,6 @@ class Negotiations:
             n.provider_pid = pid
         elif item.message_type == CNMessage.AGREEMENT:
             self._store_agreement(tx, n, item.payload["agreement"], now)
-
-    def after_ack(self, tx: Tx, n: Negotiation, now: datetime) -> None:
-        self.react(tx, n, now)
 
     def _store_agreement(self, tx: Tx, n: Negotiation, agreement: Json, now: datetime) -> None:
         if tx.agreements.find(agreement["@id"]) is None:
@@ -243,199 +222,82 @@ class Negotiations:
 
         return retry_on_conflict(run)
 
-    # --- inbound --------------------------------------------------------------------------------
-
-    def role_of(self, pid: str) -> Role | None:
-        """Which of our roles owns ``pid`` (a connector plays both; our pids are unique)."""
-        with self.ctx.store.transaction() as tx:
-            if tx.negotiations.by_pid(Role.PROVIDER, provider_pid=pid) is not None:
-                return Role.PROVIDER
-            if tx.negotiations.by_pid(Role.CONSUMER, consumer_pid=pid) is not None:
-                return Role.CONSUMER
-        return None
-
-    def get(self, role: Role, pid: str) -> Reply:
-        with self.ctx.store.transaction() as tx:
-            n = self._find(tx, role, pid)
-            if n is None or n.state == INITIAL:
-                raise not_found(AREA, "contract negotiation", **self._path_pids(role, pid))
-            return Reply(200, negotiation_json(n))
-
-    def _find(self, tx: Tx, role: Role, pid: str) -> Negotiation | None:
-        if role is Role.PROVIDER:
-            found: Negotiation | None = tx.negotiations.by_pid(role, provider_pid=pid)
-        else:
-            found = tx.negotiations.by_pid(role, consumer_pid=pid)
-        return found
-
-    @staticmethod
-    def _path_pids(role: Role, pid: str) -> Pids:
-        return {"provider_pid": pid} if role is Role.PROVIDER else {"consumer_pid": pid}
+    # --- inbound (the rest is ProcessService.inbound) -----------------------------------------
 
     def request_initial(self, body: Any, caller: str | None) -> Reply:
         """Provider: a consumer opens a negotiation (``POST /negotiations/request``)."""
-        msg = _check_schema(body, "ContractRequestMessage", consumer_pid=_get(body, "consumerPid"))
-        consumer_pid = msg["consumerPid"]
+        consumer_pid = body.get("consumerPid") if isinstance(body, dict) else None
+        pids: Pids = {"consumer_pid": consumer_pid if isinstance(consumer_pid, str) else None}
+        msg = self.check_schema(body, "ContractRequestMessage", pids)
         if "providerPid" in msg:
-            raise bad_request(
-                AREA, "an initial request carries no providerPid", consumer_pid=consumer_pid
+            raise bad_request(self.area, "an initial request carries no providerPid", **pids)
+        self.check_callback(msg["callbackAddress"], pids)
+
+        def create(tx: Tx, now: datetime) -> Negotiation:
+            pid = new_pid()
+            offer = self.ctx.catalog.resolve_offer(
+                tx, msg["offer"], provider_pid=pid, consumer_pid=msg["consumerPid"]
             )
-        _check_callback(msg["callbackAddress"])
-        key = f"init:negotiation:{caller}:{consumer_pid}"
+            n = Negotiation(
+                id=pid,
+                role=Role.PROVIDER,
+                state=NEGOTIATION.next_state(Role.CONSUMER, START, CNMessage.REQUEST),
+                provider_pid=pid,
+                consumer_pid=msg["consumerPid"],
+                counter_party_address=msg["callbackAddress"],
+                counter_party_id=caller,
+                asset_id=offer["target"],
+                offer=msg["offer"],
+                created_at=now,
+                updated_at=now,
+            )
+            remember_last(tx, n.id, msg, Reply(201, negotiation_json(n)), now)
+            return n
 
-        def run() -> Reply:
-            now = self._now()
-            with self.ctx.store.transaction() as tx:
-                seen = tx.inbox.seen(key)
-                if seen is not None:
-                    return Reply(seen[0], seen[1])
-                pid = new_pid()
-                offer = self.ctx.catalog.resolve_offer(
-                    tx, msg["offer"], provider_pid=pid, consumer_pid=consumer_pid
-                )
-                n = Negotiation(
-                    id=pid,
-                    role=Role.PROVIDER,
-                    state=NEGOTIATION.next_state(Role.CONSUMER, "[*]", CNMessage.REQUEST),
-                    provider_pid=pid,
-                    consumer_pid=consumer_pid,
-                    counter_party_address=msg["callbackAddress"],
-                    counter_party_id=caller,
-                    asset_id=offer["target"],
-                    offer=msg["offer"],
-                    created_at=now,
-                    updated_at=now,
-                )
-                tx.negotiations.insert(n)
-                self.react(tx, n, now)
-                tx.negotiations.replace(n)
-                reply = Reply(201, negotiation_json(n))
-                tx.inbox.remember(key, reply.status, reply.body, now)
-                remember_last(tx, n.id, msg, reply, now)
-                return reply
-
-        return retry_on_conflict(run)
+        return self.open(f"init:negotiation:{caller}:{msg['consumerPid']}", create)
 
     def offer_initial(self, body: Any, caller: str | None) -> Reply:
         """Consumer: a provider opens a negotiation with an offer (``POST /negotiations/offers``)."""
-        msg = _check_schema(body, "ContractOfferMessage", provider_pid=_get(body, "providerPid"))
+        provider_pid = body.get("providerPid") if isinstance(body, dict) else None
+        pids: Pids = {"provider_pid": provider_pid if isinstance(provider_pid, str) else None}
+        msg = self.check_schema(body, "ContractOfferMessage", pids)
         if "consumerPid" in msg:
-            raise bad_request(
-                AREA, "an initial offer carries no consumerPid", provider_pid=msg["providerPid"]
-            )
+            raise bad_request(self.area, "an initial offer carries no consumerPid", **pids)
         callback = msg.get("callbackAddress")
         if not isinstance(callback, str):
-            raise bad_request(
-                AREA, "an initial offer needs a callbackAddress", provider_pid=msg["providerPid"]
+            raise bad_request(self.area, "an initial offer needs a callbackAddress", **pids)
+        self.check_callback(callback, pids)
+
+        def create(tx: Tx, now: datetime) -> Negotiation:
+            pid = new_pid()
+            n = Negotiation(
+                id=pid,
+                role=Role.CONSUMER,
+                state=NEGOTIATION.next_state(Role.PROVIDER, START, CNMessage.OFFER),
+                provider_pid=msg["providerPid"],
+                consumer_pid=pid,
+                counter_party_address=callback,
+                counter_party_id=caller,
+                asset_id=msg["offer"].get("target"),
+                offer=msg["offer"],
+                created_at=now,
+                updated_at=now,
             )
-        _check_callback(callback)
-        key = f"init:offer:{caller}:{msg['providerPid']}"
+            remember_last(tx, n.id, msg, Reply(201, negotiation_json(n)), now)
+            return n
 
-        def run() -> Reply:
-            now = self._now()
-            with self.ctx.store.transaction() as tx:
-                seen = tx.inbox.seen(key)
-                if seen is not None:
-                    return Reply(seen[0], seen[1])
-                pid = new_pid()
-                n = Negotiation(
-                    id=pid,
-                    role=Role.CONSUMER,
-                    state=NEGOTIATION.next_state(Role.PROVIDER, "[*]", CNMessage.OFFER),
-                    provider_pid=msg["providerPid"],
-                    consumer_pid=pid,
-                    counter_party_address=callback,
-                    counter_party_id=caller,
-                    asset_id=msg["offer"].get("target"),
-                    offer=msg["offer"],
-                    created_at=now,
-                    updated_at=now,
-                )
-                tx.negotiations.insert(n)
-                reply = Reply(201, negotiation_json(n))
-                tx.inbox.remember(key, reply.status, reply.body, now)
-                remember_last(tx, n.id, msg, reply, now)
-                return reply
+        return self.open(f"init:offer:{caller}:{msg['providerPid']}", create)
 
-        return retry_on_conflict(run)
-
-    def inbound(self, role: Role, pid: str, expected_type: str, body: Any) -> Reply:
-        """A message for an existing negotiation, received by ``role`` under its own ``pid``."""
-        path_pids = self._path_pids(role, pid)
-        msg = _check_schema(body, expected_type, **path_pids)
-        own, other = (
-            ("providerPid", "consumerPid")
-            if role is Role.PROVIDER
-            else ("consumerPid", "providerPid")
-        )
-        if msg.get(own) != pid:
-            raise bad_request(
-                AREA, f"{own} {msg.get(own)!r} does not match the path ({pid!r})", **path_pids
-            )
-        if expected_type == "ContractNegotiationEventMessage":
-            allowed = "ACCEPTED" if role is Role.PROVIDER else "FINALIZED"
-            if msg.get("eventType") != allowed:
-                raise bad_request(
-                    AREA,
-                    f"a {role.other.value.lower()} may only send eventType {allowed}",
-                    **path_pids,
-                )
-
-        def run() -> Reply:
-            now = self._now()
-            with self.ctx.store.transaction() as tx:
-                n = self._find(tx, role, pid)
-                if n is None:
-                    raise not_found(AREA, "contract negotiation", **path_pids)
-                known_other = n.consumer_pid if role is Role.PROVIDER else n.provider_pid
-                if known_other is not None and msg.get(other) != known_other:
-                    raise bad_request(
-                        AREA,
-                        f"{other} {msg.get(other)!r} does not belong to this negotiation",
-                        **self._pids(n),
-                    )
-                dup = duplicate_of_last(tx, n.id, msg)
-                if dup is not None:
-                    return dup
-                kind = negotiation_kind(msg)
-                n.state = inbound_transition(
-                    tx, NEGOTIATION, n, kind, area=AREA, now=now, effects=self._implicit_ack(msg)
-                )
-                if n.provider_pid is None:
-                    n.provider_pid = msg.get("providerPid")
-                self._absorb(tx, n, kind, msg, now)
-                n.updated_at = now
-                self.react(tx, n, now)
-                tx.negotiations.update_versioned(n)
-                reply = Reply(200, negotiation_json(n))
-                remember_last(tx, n.id, msg, reply, now)
-                return reply
-
-        return retry_on_conflict(run)
-
-    def _implicit_ack(self, inbound: Json) -> Any:
-        def effects(tx: Tx, n: Negotiation, item: OutboxItem, _resp: Any, now: datetime) -> None:
-            self.on_ack(tx, n, item, inbound, now)
-
-        return effects
-
-    def _absorb(self, tx: Tx, n: Negotiation, kind: str, msg: Json, now: datetime) -> None:
-        """Keep what an accepted inbound message carries."""
+    def absorb(self, tx: Tx, p: Negotiation, kind: str, msg: Json, now: datetime) -> None:
         if kind in (CNMessage.REQUEST, CNMessage.OFFER):
-            n.offer = msg["offer"]
+            p.offer = msg["offer"]
             if msg["offer"].get("target"):
-                n.asset_id = msg["offer"]["target"]
+                p.asset_id = msg["offer"]["target"]
         elif kind == CNMessage.AGREEMENT:
-            self._store_agreement(tx, n, msg["agreement"], now)
+            self._store_agreement(tx, p, msg["agreement"], now)
         elif kind == CNMessage.TERMINATION:
-            reasons = msg.get("reason") or []
-            n.error_detail = (
-                f"terminated by counter-party ({msg.get('code', 'no code')}): "
-                + "; ".join(str(r) for r in reasons)
+            reasons = "; ".join(str(r) for r in msg.get("reason") or [])
+            p.error_detail = (
+                f"terminated by counter-party ({msg.get('code', 'no code')}): {reasons}"
             )
-            tx.outbox.cancel_pending(n.id, "negotiation terminated by counter-party")
-
-
-def _get(body: Any, key: str) -> str | None:
-    value = body.get(key) if isinstance(body, dict) else None
-    return value if isinstance(value, str) else None
+            tx.outbox.cancel_pending(p.id, "negotiation terminated by counter-party")

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from twinspace.connector.errors import ProtocolError
 from twinspace.connector.ids import digest, new_pid
 from twinspace.protocol.machine import START, Role, StateMachine
-from twinspace.store import OutboxItem, Tx
+from twinspace.store import Conflict, OutboxItem, Tx
 
 #: Local state of a process we created but the counter-party has not acknowledged yet.
 INITIAL = "INITIAL"
@@ -107,6 +107,10 @@ def inbound_transition(
                 effects(tx, process, item, None, now)
             process.state = after
             return machine.next_state(sender, after, kind)
+    if _changed_since_read(tx, area, process):
+        # our own acknowledgement committed between reading the process and its outbox (reads
+        # are not snapshot-isolated): judge the message again on fresh rows, not on stale ones
+        raise Conflict(f"{area} {process.id!r} changed while an inbound {kind} was checked")
     raise ProtocolError(
         area,
         400,
@@ -115,6 +119,12 @@ def inbound_transition(
         provider_pid=process.provider_pid,
         consumer_pid=process.consumer_pid,
     )
+
+
+def _changed_since_read(tx: Tx, area: str, process: Process) -> bool:
+    rows = tx.negotiations if area == "negotiation" else tx.transfers
+    current = rows.find(process.id)
+    return current is not None and current.version != process.version
 
 
 def duplicate_of_last(tx: Tx, process_id: str, body: dict[str, Any]) -> Reply | None:

@@ -8,26 +8,18 @@ consumer's data address, then completes the transfer).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from twinspace.connector.catalog import FORMATS
-from twinspace.connector.context import Context, retry_on_conflict
-from twinspace.connector.errors import BothPids, ManagementError, Pids, bad_request, not_found
+from twinspace.connector.context import retry_on_conflict
+from twinspace.connector.errors import ManagementError, Pids, bad_request
 from twinspace.connector.ids import new_pid
-from twinspace.connector.processes import (
-    INITIAL,
-    Reply,
-    duplicate_of_last,
-    inbound_transition,
-    join_url,
-    queue,
-    remember_last,
-)
+from twinspace.connector.process_service import ProcessService
+from twinspace.connector.processes import INITIAL, Reply, join_url, queue, remember_last
 from twinspace.dataplane import tokens
 from twinspace.protocol import messages as m
 from twinspace.protocol.machine import START, Role
 from twinspace.protocol.negotiation import CN
-from twinspace.protocol.schemas import SchemaViolation, validate
 from twinspace.protocol.transfer import TP, TRANSFER, TPMessage
 from twinspace.store import OutboxItem, Transfer, Tx
 
@@ -46,25 +38,14 @@ def is_push(fmt: str) -> bool:
     return fmt.upper().endswith("-PUSH")
 
 
-def _check_schema(body: Any, expected: str, pids: Pids) -> Json:
-    try:
-        validate(body, expected)
-    except SchemaViolation as exc:
-        raise bad_request(AREA, str(exc), code="INVALID_MESSAGE", **pids) from exc
-    assert isinstance(body, dict)
-    return body
+class Transfers(ProcessService[Transfer]):
+    area = AREA
+    noun = "transfer process"
+    machine = TRANSFER
+    rows_name = "transfers"
 
-
-class Transfers:
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-
-    def _now(self) -> datetime:
-        return self.ctx.clock.now()
-
-    @staticmethod
-    def _pids(t: Transfer) -> BothPids:
-        return {"provider_pid": t.provider_pid or "", "consumer_pid": t.consumer_pid or ""}
+    def view(self, p: Transfer) -> Json:
+        return transfer_json(p)
 
     def _send(self, tx: Tx, t: Transfer, message: Json, now: datetime) -> OutboxItem:
         """Queue ``message`` to the counter-party at the path the binding gives its type."""
@@ -109,7 +90,7 @@ class Transfers:
         address = None
         if t.role == Role.PROVIDER and not is_push(t.format):
             address = self._pull_address(tx, t, now)
-        return m.transfer_start(data_address=address, **self._pids(t))
+        return m.transfer_start(data_address=address, **self.pids(t))
 
     # --- reactions ------------------------------------------------------------------------------
 
@@ -143,9 +124,6 @@ class Transfers:
         elif kind in (TPMessage.COMPLETION, TPMessage.TERMINATION):
             tokens.revoke(tx, t.id, now)
 
-    def after_ack(self, tx: Tx, t: Transfer, now: datetime) -> None:
-        self.react(tx, t, now)
-
     def pushed(self, transfer_id: str, nbytes: int) -> None:
         """The data plane finished pushing: record it and complete the transfer."""
 
@@ -156,7 +134,7 @@ class Transfers:
                 t.bytes_transferred = nbytes
                 t.updated_at = now
                 if t.state == TP.STARTED:
-                    self._send(tx, t, m.transfer_completion(**self._pids(t)), now)
+                    self._send(tx, t, m.transfer_completion(**self.pids(t)), now)
                 tx.transfers.update_versioned(t)
 
         retry_on_conflict(run)
@@ -236,7 +214,7 @@ class Transfers:
                         f"a {role.value.lower()} cannot send {kind} while the transfer is {t.state}",
                         "ObjectConflict",
                     )
-                pids = self._pids(t)
+                pids = self.pids(t)
                 code = "BY_USER"
                 if kind == TPMessage.START:
                     message = self._start_message(tx, t, now)
@@ -262,49 +240,14 @@ class Transfers:
 
         retry_on_conflict(run)
 
-    # --- inbound --------------------------------------------------------------------------------
-
-    def role_of(self, pid: str) -> Role | None:
-        """Which of our roles owns ``pid`` (a connector plays both; our pids are unique)."""
-        with self.ctx.store.transaction() as tx:
-            if tx.transfers.by_pid(Role.PROVIDER, provider_pid=pid) is not None:
-                return Role.PROVIDER
-            if tx.transfers.by_pid(Role.CONSUMER, consumer_pid=pid) is not None:
-                return Role.CONSUMER
-        return None
-
-    def _find(self, tx: Tx, role: Role, pid: str) -> Transfer | None:
-        if role is Role.PROVIDER:
-            found: Transfer | None = tx.transfers.by_pid(role, provider_pid=pid)
-        else:
-            found = tx.transfers.by_pid(role, consumer_pid=pid)
-        return found
-
-    @staticmethod
-    def _path_pids(role: Role, pid: str) -> Pids:
-        return {"provider_pid": pid} if role is Role.PROVIDER else {"consumer_pid": pid}
-
-    def get(self, role: Role, pid: str) -> Reply:
-        with self.ctx.store.transaction() as tx:
-            t = self._find(tx, role, pid)
-            if t is None or t.state == INITIAL:
-                raise not_found(AREA, "transfer process", **self._path_pids(role, pid))
-            return Reply(200, transfer_json(t))
+    # --- inbound (the rest is ProcessService.inbound) -----------------------------------------
 
     def request_initial(self, body: Any, caller: str | None) -> Reply:
         """Provider: ``POST /transfers/request``; idempotent on the consumer's pid."""
         consumer_pid = body.get("consumerPid") if isinstance(body, dict) else None
-        msg = _check_schema(body, "TransferRequestMessage", {"consumer_pid": consumer_pid})
-        consumer_pid = msg["consumerPid"]
-        pids: Pids = {"consumer_pid": consumer_pid}
-        callback = msg["callbackAddress"]
-        if not callback.startswith(("http://", "https://")):
-            raise bad_request(
-                AREA,
-                f"callbackAddress {callback!r} is not an http(s) URL",
-                code="UNRECOVERABLE",
-                **pids,
-            )
+        pids: Pids = {"consumer_pid": consumer_pid if isinstance(consumer_pid, str) else None}
+        msg = self.check_schema(body, "TransferRequestMessage", pids)
+        self.check_callback(msg["callbackAddress"], pids)
         fmt = msg["format"]
         if fmt not in FORMATS:
             raise bad_request(
@@ -320,119 +263,43 @@ class Transfers:
             raise bad_request(
                 AREA, "a push transfer needs a dataAddress with an http(s) endpoint", **pids
             )
-        key = f"init:transfer:{caller}:{consumer_pid}"
 
-        def run() -> Reply:
-            now = self._now()
-            with self.ctx.store.transaction() as tx:
-                seen = tx.inbox.seen(key)
-                if seen is not None:
-                    return Reply(seen[0], seen[1])
-                agreement = tx.agreements.find(msg["agreementId"])
-                negotiation = tx.negotiations.find(agreement.negotiation_id) if agreement else None
-                if agreement is None or negotiation is None or negotiation.role != Role.PROVIDER:
-                    raise bad_request(
-                        AREA,
-                        f"unknown agreement {msg['agreementId']!r}",
-                        code="UNKNOWN_AGREEMENT",
-                        **pids,
-                    )
-                if negotiation.state not in (CN.VERIFIED, CN.FINALIZED):
-                    raise bad_request(
-                        AREA,
-                        f"agreement {agreement.id!r} is not finalized",
-                        code="AGREEMENT_NOT_FINAL",
-                        **pids,
-                    )
-                if caller is not None and agreement.consumer_id not in (caller, "unknown"):
-                    raise bad_request(
-                        AREA,
-                        "the agreement was not made with this consumer",
-                        code="NOT_ASSIGNEE",
-                        **pids,
-                    )
-                if tx.assets.find(agreement.asset_id) is None:
-                    raise bad_request(
-                        AREA,
-                        f"asset {agreement.asset_id!r} no longer exists",
-                        code="ASSET_GONE",
-                        **pids,
-                    )
-                pid = new_pid()
-                t = Transfer(
-                    id=pid,
-                    role=Role.PROVIDER,
-                    state=TRANSFER.next_state(Role.CONSUMER, START, TPMessage.REQUEST),
-                    provider_pid=pid,
-                    consumer_pid=consumer_pid,
-                    agreement_id=agreement.id,
-                    asset_id=agreement.asset_id,
-                    format=fmt,
-                    counter_party_address=callback,
-                    counter_party_id=caller,
-                    data_destination=destination,
-                    created_at=now,
-                    updated_at=now,
-                )
-                tx.transfers.insert(t)
-                self.react(tx, t, now)
-                reply = Reply(201, transfer_json(t))
-                tx.inbox.remember(key, reply.status, reply.body, now)
-                remember_last(tx, t.id, msg, reply, now)
-                return reply
+        def refuse(code: str, reason: str) -> NoReturn:
+            raise bad_request(AREA, reason, code=code, **pids)
 
-        return retry_on_conflict(run)
-
-    def inbound(self, role: Role, pid: str, expected_type: str, body: Any) -> Reply:
-        path_pids = self._path_pids(role, pid)
-        msg = _check_schema(body, expected_type, path_pids)
-        own, other = (
-            ("providerPid", "consumerPid")
-            if role is Role.PROVIDER
-            else ("consumerPid", "providerPid")
-        )
-        if msg.get(own) != pid:
-            raise bad_request(
-                AREA, f"{own} {msg.get(own)!r} does not match the path ({pid!r})", **path_pids
+        def create(tx: Tx, now: datetime) -> Transfer:
+            agreement = tx.agreements.find(msg["agreementId"])
+            negotiation = tx.negotiations.find(agreement.negotiation_id) if agreement else None
+            if agreement is None or negotiation is None or negotiation.role != Role.PROVIDER:
+                refuse("UNKNOWN_AGREEMENT", f"unknown agreement {msg['agreementId']!r}")
+            if negotiation.state not in (CN.VERIFIED, CN.FINALIZED):
+                refuse("AGREEMENT_NOT_FINAL", f"agreement {agreement.id!r} is not finalized")
+            if caller is not None and agreement.consumer_id not in (caller, "unknown"):
+                refuse("NOT_ASSIGNEE", "the agreement was not made with this consumer")
+            if tx.assets.find(agreement.asset_id) is None:
+                refuse("ASSET_GONE", f"asset {agreement.asset_id!r} no longer exists")
+            pid = new_pid()
+            t = Transfer(
+                id=pid,
+                role=Role.PROVIDER,
+                state=TRANSFER.next_state(Role.CONSUMER, START, TPMessage.REQUEST),
+                provider_pid=pid,
+                consumer_pid=msg["consumerPid"],
+                agreement_id=agreement.id,
+                asset_id=agreement.asset_id,
+                format=fmt,
+                counter_party_address=msg["callbackAddress"],
+                counter_party_id=caller,
+                data_destination=destination,
+                created_at=now,
+                updated_at=now,
             )
+            remember_last(tx, t.id, msg, Reply(201, transfer_json(t)), now)
+            return t
 
-        def run() -> Reply:
-            now = self._now()
-            with self.ctx.store.transaction() as tx:
-                t = self._find(tx, role, pid)
-                if t is None:
-                    raise not_found(AREA, "transfer process", **path_pids)
-                known_other = t.consumer_pid if role is Role.PROVIDER else t.provider_pid
-                if known_other is not None and msg.get(other) != known_other:
-                    raise bad_request(
-                        AREA,
-                        f"{other} {msg.get(other)!r} does not belong to this transfer",
-                        **self._pids(t),
-                    )
-                dup = duplicate_of_last(tx, t.id, msg)
-                if dup is not None:
-                    return dup
-                kind = msg["@type"]
+        return self.open(f"init:transfer:{caller}:{msg['consumerPid']}", create)
 
-                def implicit(tx: Tx, t: Transfer, item: OutboxItem, _r: Any, now: datetime) -> None:
-                    self.on_ack(tx, t, item, msg, now)
-
-                t.state = inbound_transition(
-                    tx, TRANSFER, t, kind, area=AREA, now=now, effects=implicit
-                )
-                if t.provider_pid is None:
-                    t.provider_pid = msg.get("providerPid")
-                self._absorb(tx, t, kind, msg, now)
-                t.updated_at = now
-                self.react(tx, t, now)
-                tx.transfers.update_versioned(t)
-                reply = Reply(200, transfer_json(t))
-                remember_last(tx, t.id, msg, reply, now)
-                return reply
-
-        return retry_on_conflict(run)
-
-    def _absorb(self, tx: Tx, t: Transfer, kind: str, msg: Json, now: datetime) -> None:
+    def absorb(self, tx: Tx, t: Transfer, kind: str, msg: Json, now: datetime) -> None:
         if kind == TPMessage.START and msg.get("dataAddress"):
             t.data_address = msg["dataAddress"]
         elif kind in (TPMessage.SUSPENSION, TPMessage.TERMINATION):

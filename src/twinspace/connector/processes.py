@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from twinspace.connector.errors import ProtocolError
 from twinspace.connector.ids import digest, new_pid
 from twinspace.protocol.machine import START, Role, StateMachine
+from twinspace.protocol.schemas import validate
 from twinspace.store import Conflict, OutboxItem, Tx
 
 #: Local state of a process we created but the counter-party has not acknowledged yet.
@@ -57,6 +58,13 @@ def queue(
     now: datetime,
     delay: float = 0.0,
 ) -> OutboxItem:
+    """Queue an outbound message in the caller's transaction.
+
+    DSP messages are checked against their official schema here, so that nothing we send can be
+    invalid (a violation is a bug on our side and aborts the transaction).
+    """
+    if kind in ("negotiation", "transfer"):
+        validate(payload)
     item = OutboxItem(
         id=new_pid(),
         process_kind=kind,

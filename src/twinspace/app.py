@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
 from twinspace import __version__
-from twinspace.api import dsp, errors
+from twinspace.api import dsp, errors, management, public, tck
 from twinspace.clock import Clock
 from twinspace.connector.service import Connector
+from twinspace.dataplane.push import pusher_for
 from twinspace.settings import Settings
 from twinspace.store import Store
 
@@ -38,7 +37,7 @@ def create_app(
         store=store,
         clock=clock,
         http_client=http_client,
-        pusher_factory=_pusher_factory(),
+        pusher_factory=pusher_for,
     )
     if settings.tck_mode:  # TCK mode hook: seed the TCK fixtures, script their next actions
         from twinspace.tck import install
@@ -61,24 +60,7 @@ def create_app(
     errors.install(app, settings.dsp_path)
     app.include_router(dsp.version_router(connector))
     app.include_router(dsp.router(connector), prefix=settings.dsp_path)
-    for extra in _extra_routers():
-        app.include_router(extra(connector))
+    app.include_router(management.router(connector))
+    app.include_router(public.router(connector))
+    app.include_router(tck.router(connector))
     return app
-
-
-def _pusher_factory() -> Any:
-    try:
-        module = importlib.import_module("twinspace.dataplane.push")
-    except ModuleNotFoundError:
-        return None
-    return module.pusher_for
-
-
-def _extra_routers() -> list[Any]:
-    found = []
-    for name in ("twinspace.api.management", "twinspace.api.public", "twinspace.api.tck"):
-        try:
-            found.append(importlib.import_module(name).router)
-        except ModuleNotFoundError:
-            continue
-    return found

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -28,7 +28,7 @@ class Connector:
         store: Store | None = None,
         clock: Clock | None = None,
         http_client: httpx.AsyncClient | None = None,
-        pusher_factory: Any = None,
+        pusher_factory: Callable[[Connector], Pusher] | None = None,
     ) -> None:
         self.store = store or Store.open(settings.effective_database_url())
         self.ctx = Context(

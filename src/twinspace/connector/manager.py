@@ -107,12 +107,16 @@ class OutboxManager:
         until = now + timedelta(seconds=self.ctx.settings.lease_seconds)
         with self.ctx.store.transaction() as tx:
             ids = tx.outbox.due_ids(now, limit)
+        if not ids:
+            return []
         claimed = []
-        for item_id in ids:
-            with self.ctx.store.transaction() as tx:
+        # One transaction for the batch; rows are locked in id order so that two replicas
+        # claiming overlapping batches wait for each other instead of deadlocking.
+        with self.ctx.store.transaction() as tx:
+            for item_id in sorted(ids):
                 item = tx.outbox.claim(item_id, self.owner, now, until)
-            if item is not None:
-                claimed.append(item)
+                if item is not None:
+                    claimed.append(item)
         return claimed
 
     async def _process(self, item: OutboxItem) -> None:

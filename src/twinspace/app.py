@@ -11,12 +11,13 @@ import httpx
 from fastapi import FastAPI
 
 from twinspace import __version__
-from twinspace.api import dsp, errors, management, public, tck
+from twinspace.api import did, dsp, errors, management, public, tck
 from twinspace.clock import Clock
 from twinspace.connector.service import Connector
 from twinspace.dataplane.push import pusher_for
 from twinspace.settings import Settings
 from twinspace.store import Store
+from twinspace.trust.participant import load_identity
 
 log = logging.getLogger("twinspace")
 
@@ -32,6 +33,7 @@ def create_app(
     if not settings.api_key:
         settings = settings.model_copy(update={"api_key": secrets.token_urlsafe(24)})
         log.warning("no TWINSPACE_API_KEY set; generated one for this run: %s", settings.api_key)
+    identity = load_identity(settings)  # the signing key: generated on first start
     connector = Connector(
         settings,
         store=store,
@@ -57,10 +59,12 @@ def create_app(
         openapi_url="/management/openapi.json",
     )
     app.state.connector = connector
+    app.state.identity = identity
     errors.install(app, settings.dsp_path)
     app.include_router(dsp.version_router(connector))
     app.include_router(dsp.router(connector), prefix=settings.dsp_path)
     app.include_router(management.router(connector))
     app.include_router(public.router(connector))
     app.include_router(tck.router(connector))
+    app.include_router(did.router(connector))
     return app

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from twinspace.identity.did import did_web_for
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TWINSPACE_", extra="ignore")
@@ -29,6 +31,16 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL; default sqlite:///<data_dir>/<name>.db"
     )
     api_key: str | None = Field(None, description="X-Api-Key for the management API (required)")
+    did: str | None = Field(
+        None,
+        description="did:web DID of this participant (default did:web:<host>%3A<port>:<name> "
+        "from the public URL)",
+    )
+    key_file: Path | None = Field(
+        None,
+        description="Private signing key (JWK, generated on first start); "
+        "default <data_dir>/<name>.key.json",
+    )
 
     max_body_bytes: int = Field(1_048_576, description="Largest DSP request body accepted")
     catalog_page_size: int = 50
@@ -59,6 +71,13 @@ class Settings(BaseSettings):
 
     def dsp_url(self) -> str:
         return self.base_url() + self.dsp_path.rstrip("/")
+
+    def effective_did(self) -> str:
+        """The configured DID, else the path-based did:web of the public URL and name."""
+        return self.did or did_web_for(self.base_url(), self.name)
+
+    def effective_key_file(self) -> Path:
+        return self.key_file or self.data_dir / f"{self.name}.key.json"
 
     def effective_database_url(self) -> str:
         if self.database_url:

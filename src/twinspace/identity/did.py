@@ -88,6 +88,20 @@ def url_to_did_web(url: str, *, allow_http: bool = False) -> str:
     return ":".join(["did:web", host.replace(":", "%3A"), *segments])
 
 
+def did_web_for(base_url: str, *segments: str) -> str:
+    """The path-based did:web DID of a participant reached at ``base_url``:
+    ``("http://localhost:8101", "city")`` -> ``did:web:localhost%3A8101:city`` (the base URL's
+    own path, if any, comes before ``segments``). http and https are both accepted: the scheme
+    is not part of a did:web DID."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in {"http", "https"}:
+        raise malformed(f"{base_url!r}: scheme must be http or https")
+    path = "/".join([parts.path.strip("/"), *segments]).strip("/")
+    if not path:
+        return url_to_did_web(f"https://{parts.netloc}/.well-known/did.json")
+    return url_to_did_web(f"https://{parts.netloc}/{path}/did.json")
+
+
 def split_did_url(did_url: object) -> tuple[str, str]:
     """``did:web:x#key-1`` -> (``did:web:x``, ``key-1``); both parts must be non-empty."""
     if not isinstance(did_url, str) or not did_url.startswith("did:"):

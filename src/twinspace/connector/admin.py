@@ -97,27 +97,15 @@ def create_asset(ctx: Context, body: Json) -> Json:
 
 
 def update_asset(ctx: Context, body: Json) -> None:
-    asset = _asset(ctx, body, generate=False)
-    with ctx.store.transaction() as tx:
-        old = tx.assets.find(asset.id)
-        if old is None:
-            raise not_found("asset", asset.id)
-        asset.created_at = old.created_at
-        tx.assets.replace(asset)
+    _replace(ctx, "assets", _asset(ctx, body, generate=False), "asset")
 
 
 def get_asset(ctx: Context, asset_id: str) -> Json:
-    with ctx.store.transaction() as tx:
-        found = tx.assets.find(asset_id)
-    if found is None:
-        raise not_found("asset", asset_id)
-    return views.asset_view(found)
+    return _get(ctx, "assets", asset_id, "asset", views.asset_view)
 
 
 def query_assets(ctx: Context, spec: QuerySpec) -> list[Json]:
-    with ctx.store.transaction() as tx:
-        docs = [views.asset_view(a) for a in tx.assets.list()]
-    return apply(docs, spec)
+    return _query(ctx, "assets", views.asset_view, spec)
 
 
 def _names_asset(selector: list[Json], asset_id: str) -> bool:
@@ -175,27 +163,15 @@ def create_policy(ctx: Context, body: Json) -> Json:
 
 
 def update_policy(ctx: Context, body: Json) -> None:
-    policy = _policy(ctx, body, generate=False)
-    with ctx.store.transaction() as tx:
-        old = tx.policies.find(policy.id)
-        if old is None:
-            raise not_found("policy definition", policy.id)
-        policy.created_at = old.created_at
-        tx.policies.replace(policy)
+    _replace(ctx, "policies", _policy(ctx, body, generate=False), "policy definition")
 
 
 def get_policy(ctx: Context, policy_id: str) -> Json:
-    with ctx.store.transaction() as tx:
-        found = tx.policies.find(policy_id)
-    if found is None:
-        raise not_found("policy definition", policy_id)
-    return views.policy_view(found)
+    return _get(ctx, "policies", policy_id, "policy definition", views.policy_view)
 
 
 def query_policies(ctx: Context, spec: QuerySpec) -> list[Json]:
-    with ctx.store.transaction() as tx:
-        docs = [views.policy_view(p) for p in tx.policies.list()]
-    return apply(docs, spec)
+    return _query(ctx, "policies", views.policy_view, spec)
 
 
 def delete_policy(ctx: Context, policy_id: str) -> None:
@@ -266,27 +242,16 @@ def create_contract_definition(ctx: Context, body: Json) -> Json:
 
 def update_contract_definition(ctx: Context, body: Json) -> None:
     d = _definition(ctx, body, generate=False)
-    with ctx.store.transaction() as tx:
-        old = tx.contract_definitions.find(d.id)
-        if old is None:
-            raise not_found("contract definition", d.id)
-        _check_policies(tx, d)
-        d.created_at = old.created_at
-        tx.contract_definitions.replace(d)
+    _replace(ctx, "contract_definitions", d, "contract definition", check=_check_policies)
 
 
 def get_contract_definition(ctx: Context, definition_id: str) -> Json:
-    with ctx.store.transaction() as tx:
-        found = tx.contract_definitions.find(definition_id)
-    if found is None:
-        raise not_found("contract definition", definition_id)
-    return views.contract_definition_view(found)
+    view = views.contract_definition_view
+    return _get(ctx, "contract_definitions", definition_id, "contract definition", view)
 
 
 def query_contract_definitions(ctx: Context, spec: QuerySpec) -> list[Json]:
-    with ctx.store.transaction() as tx:
-        docs = [views.contract_definition_view(d) for d in tx.contract_definitions.list()]
-    return apply(docs, spec)
+    return _query(ctx, "contract_definitions", views.contract_definition_view, spec)
 
 
 def delete_contract_definition(ctx: Context, definition_id: str) -> None:
@@ -309,3 +274,31 @@ def _insert(ctx: Context, write: Callable[[Tx], None], what: str, key: str) -> N
         retry_on_conflict(run)
     except AlreadyExists:
         raise conflict(f"{what} {key!r} already exists") from None
+
+
+def _replace(
+    ctx: Context, rows: str, record: Any, what: str, check: Callable[[Tx, Any], None] | None = None
+) -> None:
+    """Overwrite an existing definition (404 if unknown), keeping its creation time."""
+    with ctx.store.transaction() as tx:
+        old = getattr(tx, rows).find(record.id)
+        if old is None:
+            raise not_found(what, record.id)
+        if check is not None:
+            check(tx, record)
+        record.created_at = old.created_at
+        getattr(tx, rows).replace(record)
+
+
+def _get(ctx: Context, rows: str, key: str, what: str, view: Callable[[Any], Json]) -> Json:
+    with ctx.store.transaction() as tx:
+        found = getattr(tx, rows).find(key)
+    if found is None:
+        raise not_found(what, key)
+    return view(found)
+
+
+def _query(ctx: Context, rows: str, view: Callable[[Any], Json], spec: QuerySpec) -> list[Json]:
+    with ctx.store.transaction() as tx:
+        docs = [view(r) for r in getattr(tx, rows).list()]
+    return apply(docs, spec)

@@ -10,6 +10,8 @@ from twinspace.store.tables import metadata
 
 from .factories import asset
 
+HEAD = "0002"
+
 
 def _tables(url: str) -> set[str]:
     engine = create_engine(url)
@@ -41,7 +43,11 @@ def test_migrations_create_every_table_column_and_index(empty_database_url: str)
                 assert columns[column.name]["nullable"] == column.nullable, (name, column.name)
             primary = inspector.get_pk_constraint(name)["constrained_columns"]
             assert primary == [c.name for c in table.primary_key.columns], name
-            indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes(name)}
+            indexes = {  # PostgreSQL also lists the index behind each unique constraint
+                i["name"]: i["column_names"]
+                for i in inspector.get_indexes(name)
+                if not i.get("duplicates_constraint")
+            }
             expected = {i.name: [c.name for c in i.columns] for i in table.indexes}
             assert indexes == expected, name
     finally:
@@ -55,14 +61,14 @@ def test_migrations_are_idempotent_and_keep_data(
     try:
         with first.transaction() as tx:
             tx.assets.insert(asset("a-1", clock.now()))
-        assert _versions(first) == ["0001"]
+        assert _versions(first) == [HEAD]
     finally:
         first.close()
 
     again = Store.open(empty_database_url)  # upgrades a database that is already at head
     try:
         migrate(again.engine)
-        assert _versions(again) == ["0001"]
+        assert _versions(again) == [HEAD]
         assert _tables(empty_database_url) == set(metadata.tables) | {"alembic_version"}
         with again.transaction() as tx:
             assert tx.assets.get("a-1") == asset("a-1", clock.now())
@@ -76,8 +82,34 @@ def test_open_without_upgrade_creates_nothing(empty_database_url: str) -> None:
 
 
 def test_the_store_fixture_is_migrated_and_empty(store: Store) -> None:
-    assert _versions(store) == ["0001"]
+    assert _versions(store) == [HEAD]
     with store.engine.connect() as conn:
         for table in metadata.sorted_tables:
             count = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
             assert count == 0, table.name
+
+
+def test_upgrading_from_0001_keeps_queued_messages(empty_database_url: str) -> None:
+    from alembic import command
+
+    from twinspace.store.db import alembic_config
+
+    engine = create_engine(empty_database_url)
+    try:
+        with engine.begin() as conn:
+            config = alembic_config(conn)
+            command.upgrade(config, "0001")
+            conn.execute(
+                sa.text(
+                    "INSERT INTO outbox (id, process_kind, process_id, message_type, url, payload,"
+                    " status, attempts, next_attempt_at, created_at) VALUES ('m-1', 'negotiation',"
+                    " 'p-1', 'X', 'http://x', '{}', 'PENDING', 0, '2026-01-01 00:00:00',"
+                    " '2026-01-01 00:00:00')"
+                )
+            )
+        migrate(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT id, audience FROM outbox")).all()
+        assert [tuple(r) for r in rows] == [("m-1", None)]
+    finally:
+        engine.dispose()

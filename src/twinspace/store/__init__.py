@@ -4,12 +4,17 @@ from twinspace.store.db import create_engine, migrate
 from twinspace.store.errors import AlreadyExists, Conflict, NotFound, StoreError
 from twinspace.store.records import (
     FAILED,
+    MEMBER_ACTIVE,
+    MEMBER_REVOKED,
+    MEMBER_SUSPENDED,
     PENDING,
     SENT,
     Agreement,
     Asset,
     ContractDefinition,
     DataToken,
+    HeldCredential,
+    Member,
     Negotiation,
     OutboxItem,
     PolicyDefinition,
@@ -19,6 +24,9 @@ from twinspace.store.store import Store, Tx
 
 __all__ = [
     "FAILED",
+    "MEMBER_ACTIVE",
+    "MEMBER_REVOKED",
+    "MEMBER_SUSPENDED",
     "PENDING",
     "SENT",
     "Agreement",
@@ -27,6 +35,8 @@ __all__ = [
     "Conflict",
     "ContractDefinition",
     "DataToken",
+    "HeldCredential",
+    "Member",
     "Negotiation",
     "NotFound",
     "OutboxItem",

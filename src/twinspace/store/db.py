@@ -47,13 +47,19 @@ def create_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the database schema up to date with the Alembic migrations shipped in the package."""
-    from alembic import command
+def alembic_config(conn: sa.Connection) -> Any:
+    """An Alembic ``Config`` for the migrations shipped in the package, bound to ``conn``."""
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the database schema up to ``revision`` (default: the newest migration)."""
+    from alembic import command
+
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(alembic_config(conn), revision)

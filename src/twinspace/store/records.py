@@ -98,6 +98,7 @@ class OutboxItem:
     payload: Json
     next_attempt_at: datetime
     created_at: datetime
+    audience: str | None = None
     status: str = PENDING
     attempts: int = 0
     lease_owner: str | None = None
@@ -114,3 +115,35 @@ class DataToken:
     expires_at: datetime
     created_at: datetime
     revoked_at: datetime | None = None
+
+
+@dataclass
+class HeldCredential:
+    """A credential issued to this participant (kept as the compact ``vc+jwt`` it came as)."""
+
+    id: str
+    type: str
+    issuer: str
+    jwt: str
+    received_at: datetime
+    valid_until: datetime | None = None
+
+
+#: Member status at the authority: ``active``, ``suspended`` (reversible) or ``revoked`` (final).
+MEMBER_ACTIVE, MEMBER_SUSPENDED, MEMBER_REVOKED = "active", "suspended", "revoked"
+
+
+@dataclass
+class Member:
+    """A participant onboarded by the governance authority."""
+
+    did: str
+    legal_name: str
+    registration_number: str
+    country: str
+    roles: list[str]
+    status: str
+    status_index: int
+    onboarded_at: datetime
+    updated_at: datetime
+    reason: str | None = None

@@ -34,6 +34,7 @@ from twinspace.store.records import (
     Transfer,
 )
 from twinspace.store.rows import Rows, from_row
+from twinspace.store.trust_rows import Members, SeenTokens, Wallet
 
 
 class ProcessRows(Rows):
@@ -222,6 +223,9 @@ class Tx:
         self.outbox = Outbox(conn)
         self.inbox = Inbox(conn)
         self.tokens = Tokens(conn)
+        self.wallet = Wallet(conn)
+        self.seen_tokens = SeenTokens(conn)
+        self.members = Members(conn)
 
 
 class Store:

@@ -103,6 +103,7 @@ outbox = sa.Table(
     sa.Column("process_id", sa.String(512), nullable=False, index=True),
     sa.Column("message_type", sa.String(128), nullable=False),
     sa.Column("url", sa.String(2048), nullable=False),
+    sa.Column("audience", sa.String(512)),  # the recipient's participant id (ID token aud)
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
@@ -133,4 +134,39 @@ data_tokens = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Column("revoked_at", UTCDateTime),
     sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# --- trust (issue 4) ----------------------------------------------------------------------------
+
+held_credentials = sa.Table(  # this participant's wallet: credentials issued to it
+    "held_credentials",
+    metadata,
+    sa.Column("id", sa.String(512), primary_key=True),
+    sa.Column("type", sa.String(128), nullable=False, index=True),
+    sa.Column("issuer", sa.String(512), nullable=False),
+    sa.Column("jwt", sa.Text, nullable=False),
+    sa.Column("valid_until", UTCDateTime),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+)
+
+seen_tokens = sa.Table(  # jti replay store for self-issued ID tokens ("<iss> <jti>")
+    "seen_tokens",
+    metadata,
+    sa.Column("key", sa.String(1024), primary_key=True),
+    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+members = sa.Table(  # the governance authority's register of onboarded participants
+    "members",
+    metadata,
+    sa.Column("did", sa.String(512), primary_key=True),
+    sa.Column("legal_name", sa.String(512), nullable=False),
+    sa.Column("registration_number", sa.String(128), nullable=False),
+    sa.Column("country", sa.String(2), nullable=False),
+    sa.Column("roles", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("status_index", sa.Integer, nullable=False, unique=True),
+    sa.Column("reason", sa.Text),
+    sa.Column("onboarded_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -150,6 +150,14 @@ def _status_entries(claims: Mapping[str, Any]) -> Sequence[object]:
     return status if isinstance(status, list) else [status]
 
 
+def check_status(credential: VerifiedCredential, ctx: TrustContext) -> None:
+    """Check again only the status list entries of an already verified credential (``revoked``,
+    ``suspended``, or the codes of fetching the list): cheap enough for every call while the
+    rest of a presentation is reused from a cache."""
+    for entry in _status_entries(credential.claims):
+        _check_status(entry, credential.issuer, ctx)
+
+
 def _check_status(entry: object, issuer: str, ctx: TrustContext) -> None:
     """Bitstring Status List §3.2: the list credential must verify, come from the same issuer,
     have the same purpose, and the bit at the index must be clear."""

@@ -28,6 +28,7 @@ ErrorCode = Literal[
     "suspended",  # status list bit set, purpose suspension
     "untrusted_issuer",  # credential issuer is not on the trust list
     "holder_mismatch",  # credential subject / presentation holder / caller disagree
+    "not_member",  # every credential verified, but none says the caller is a member here
 ]
 
 ERROR_CODES: frozenset[str] = frozenset(get_args(ErrorCode))

@@ -11,7 +11,7 @@ import httpx
 from fastapi import FastAPI
 
 from twinspace import __version__
-from twinspace.api import did, dsp, errors, management, public, tck
+from twinspace.api import credentials, did, dsp, errors, management, public, tck
 from twinspace.clock import Clock
 from twinspace.connector.service import Connector
 from twinspace.dataplane.push import pusher_for
@@ -34,12 +34,23 @@ def create_app(
         settings = settings.model_copy(update={"api_key": secrets.token_urlsafe(24)})
         log.warning("no TWINSPACE_API_KEY set; generated one for this run: %s", settings.api_key)
     identity = load_identity(settings)  # the signing key: generated on first start
+    if settings.auth == "none":
+        log.warning(
+            "auth=none: DSP callers are NOT authenticated (development only); "
+            "set TWINSPACE_AUTH=dcp and TWINSPACE_AUTHORITY for a data space"
+        )
+    elif not settings.issuers():
+        log.warning(
+            "auth=dcp but no TWINSPACE_AUTHORITY or TWINSPACE_TRUSTED_ISSUERS: every caller "
+            "will be refused until an issuer is trusted"
+        )
     connector = Connector(
         settings,
         store=store,
         clock=clock,
         http_client=http_client,
         pusher_factory=pusher_for,
+        identity=identity,
     )
     if settings.tck_mode:  # TCK mode hook: seed the TCK fixtures, script their next actions
         from twinspace.tck import install
@@ -67,4 +78,5 @@ def create_app(
     app.include_router(public.router(connector))
     app.include_router(tck.router(connector))
     app.include_router(did.router(connector))
+    app.include_router(credentials.router(connector))
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +43,59 @@ class Settings(BaseSettings):
         "default <data_dir>/<name>.key.json",
     )
 
+    auth: Literal["dcp", "none"] = Field(
+        "dcp",
+        description="How DSP callers are authenticated: dcp (self-issued ID tokens and verifiable "
+        "credentials, DCP 1.0) or none (development only: the Authorization header names the "
+        "caller)",
+    )
+    authority: str | None = Field(
+        None,
+        description="DID of the governance authority: trusted as an issuer, and this participant "
+        "asks it for its own credentials",
+    )
+    trusted_issuers: list[str] = Field(
+        default_factory=list,
+        description='More trusted credential issuers (DIDs, JSON list: ["did:web:..."])',
+    )
+    dataspace: str = Field(
+        "urn:twinspace:dataspace",
+        description="Id of the data space: the authority certifies membership of it and callers "
+        "must hold such a membership",
+    )
+    allow_http_did: bool = Field(
+        False,
+        description="Development only: resolve did:web on localhost/127.0.0.1 over plain http",
+    )
+    did_cache_seconds: float = Field(300, description="How long a resolved DID document is used")
+    status_list_cache_seconds: float = Field(
+        60,
+        description="How long a fetched status list is used (a revocation takes effect within it)",
+    )
+    presentation_cache_seconds: float = Field(
+        60,
+        description="How long a caller's verified credentials are reused (capped by "
+        "status_list_cache_seconds)",
+    )
+    on_authority_unreachable: Literal["refuse", "stale"] = Field(
+        "refuse",
+        description="When DID documents or status lists cannot be refreshed: refuse callers, or "
+        "keep using the expired copy for stale_grace_seconds",
+    )
+    stale_grace_seconds: float = Field(
+        600, description="How long an expired copy may serve with on_authority_unreachable=stale"
+    )
+    token_leeway_seconds: float = Field(30, description="Clock skew tolerated on token times")
+    id_token_seconds: int = Field(
+        120, description="Lifetime of the ID tokens this participant sends"
+    )
+    credential_days: int = Field(
+        365, description="Authority: validity of the credentials it issues, in days"
+    )
+    status_list_seconds: int = Field(
+        3600, description="Authority: validity of each status list credential it publishes"
+    )
+
     max_body_bytes: int = Field(1_048_576, description="Largest DSP request body accepted")
     catalog_page_size: int = 50
 
@@ -62,9 +116,23 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _default_participant_id(self) -> Settings:
-        if not self.participant_id:
+        if self.auth == "dcp":  # under DCP a participant is known by its DID, nothing else
+            if not self.participant_id:
+                self.participant_id = self.effective_did()
+            elif self.participant_id != self.effective_did():
+                raise ValueError(
+                    f"with auth=dcp the participant id is the DID ({self.effective_did()}); "
+                    f"participant_id {self.participant_id!r} differs (leave it unset)"
+                )
+        elif not self.participant_id:
             self.participant_id = f"urn:twinspace:{self.name}"
+        if self.tck_mode and self.auth != "none":
+            raise ValueError("TCK mode speaks the unauthenticated profile: set auth=none")
         return self
+
+    def issuers(self) -> frozenset[str]:
+        """Trusted credential issuers: the authority and the extra ones."""
+        return frozenset([*([self.authority] if self.authority else []), *self.trusted_issuers])
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")

@@ -56,6 +56,7 @@ def serve(tmp_path: Path, name: str) -> Served:
     log = tmp_path / f"{name}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWINSPACE_")}
     env["TWINSPACE_MANAGER_INTERVAL"] = "0.02"  # the environment still applies under the options
+    env["TWINSPACE_AUTH"] = "none"
     with log.open("wb") as out:
         process = subprocess.Popen(
             [

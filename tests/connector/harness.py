@@ -93,14 +93,17 @@ async def network(
     async with AsyncExitStack() as stack:
         shared = await stack.enter_async_context(httpx.AsyncClient(transport=router))
         for name in names:
+            options = {
+                "manager_interval": 0.01,
+                "backoff_base": 0.01,
+                "auth": "none",  # the trust tests (tests/trust) switch DCP on
+                **overrides,
+            }
+            if options["auth"] == "none":
+                options["participant_id"] = f"urn:twinspace:{name}"
             settings = Settings(
-                **{
-                    "manager_interval": 0.01,
-                    "backoff_base": 0.01,
-                    **overrides,
-                },
+                **options,
                 name=name,
-                participant_id=f"urn:twinspace:{name}",
                 public_url=f"http://{name}.test",
                 data_dir=tmp_path / name,
                 database_url=(database_urls or {}).get(name),

@@ -70,7 +70,7 @@ async def test_counterparty_message_implicitly_acknowledges_ours(tmp_path: Path)
         assert [i.message_type for i in claimed] == ["ContractAgreementMessage"]
         agreement_item = claimed[0]
         delivery = await p.connector.manager.dispatcher.send(
-            agreement_item.url, agreement_item.payload
+            agreement_item.url, agreement_item.payload, agreement_item.audience
         )
         assert delivery.ok  # ... the consumer got it and queued its verification ...
         await (

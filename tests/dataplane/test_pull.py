@@ -296,7 +296,7 @@ async def test_token_works_once_the_start_message_is_out(manual: dict[str, Node]
     claimed = p.connector.manager._claim(10)  # the provider's start message, leased ...
     assert [i.message_type for i in claimed] == [TPMessage.START]
     start = claimed[0]
-    delivery = await p.connector.manager.dispatcher.send(start.url, start.payload)
+    delivery = await p.connector.manager.dispatcher.send(start.url, start.payload, start.audience)
     assert delivery.ok  # ... delivered, its acknowledgement not yet applied
     assert transfer(c, t.id).state == "STARTED" and transfer(p, pt.id).state == "REQUESTED"
     assert await pulled(c, t.id) == 200

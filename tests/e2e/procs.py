@@ -171,6 +171,7 @@ class Participant:
                 "TWINSPACE_DATA_DIR": str(self.data_dir),
                 "TWINSPACE_API_KEY": self.api_key,
                 "TWINSPACE_PARTICIPANT_ID": str(self.participant_id),
+                "TWINSPACE_AUTH": "none",
                 "TWINSPACE_PUBLIC_URL": self.public_base,
                 "PYTHONUNBUFFERED": "1",
             }

@@ -107,6 +107,7 @@ def cut_settings(tmp_path: Path, *, tck_mode: bool = True) -> Settings:
     return Settings(
         name="cut",
         participant_id="urn:twinspace:cut",
+        auth="none",
         public_url="http://cut.test",
         data_dir=tmp_path / "cut",
         api_key=API_KEY,

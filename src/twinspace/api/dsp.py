@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -13,8 +14,11 @@ from twinspace.api.body import json_body
 from twinspace.connector.errors import ProtocolError, bad_request, not_found
 from twinspace.connector.processes import Reply
 from twinspace.connector.service import Connector
+from twinspace.identity import IdentityError
 from twinspace.protocol.machine import Role
 from twinspace.protocol.schemas import DSPACE_CONTEXT, SchemaViolation, validate
+
+log = logging.getLogger("twinspace.trust")
 
 
 def _reply(reply: Reply) -> JSONResponse:
@@ -27,9 +31,34 @@ def caller_of(request: Request) -> str | None:
     return value.strip() or None if value else None
 
 
+#: The DCP profile advertised in ``/.well-known/dspace-version`` (DCP 1.0 §4.1: VC DM 2.0
+#: credentials secured with JOSE, Bitstring Status List revocation).
+AUTH_PROFILE = {"protocol": "DCP", "version": "1.0", "profile": ["vc20-bssl/jwt"]}
+
+
 def router(connector: Connector) -> APIRouter:
     api = APIRouter()
     limit = connector.ctx.settings.max_body_bytes
+    trust = connector.trust
+
+    async def caller(request: Request, area: str) -> str | None:
+        """The authenticated caller (its DID) under DCP, else the unauthenticated header value.
+
+        A caller that cannot be authenticated gets 404, as the DSP binding requires (nothing about
+        why is sent; the reason is logged)."""
+        if trust is None:
+            return caller_of(request)
+        try:
+            claims = await trust.authenticate(request.headers.get("authorization"))
+        except IdentityError as exc:
+            log.warning("refused a DSP call to %s: %s: %s", request.url.path, exc.code, exc.message)
+            raise ProtocolError(area, 404, "NOT_FOUND", "not found") from None
+        request.state.claims = claims
+        return claims.did
+
+    def bound(who: str | None) -> str | None:
+        """Under DCP a caller only sees its own processes."""
+        return who if trust is not None else None
 
     async def call(fn: Callable[..., Reply], *args: Any) -> JSONResponse:
         reply = await run_in_threadpool(fn, *args)
@@ -42,6 +71,7 @@ def router(connector: Connector) -> APIRouter:
     async def catalog_request(
         request: Request, offset: int = 0, limit_: int | None = None
     ) -> Response:
+        await caller(request, "catalog")
         body = await json_body(request, "catalog", limit)
         try:
             validate(body, "CatalogRequestMessage")
@@ -69,7 +99,8 @@ def router(connector: Connector) -> APIRouter:
         return JSONResponse(connector.ctx.catalog.catalog(datasets), headers=headers)
 
     @api.get("/catalog/datasets/{dataset_id:path}")
-    async def dataset(dataset_id: str) -> Response:
+    async def dataset(dataset_id: str, request: Request) -> Response:
+        await caller(request, "catalog")
         found = await run_in_threadpool(connector.dataset, dataset_id)
         if found is None:
             raise ProtocolError("catalog", 404, "NOT_FOUND", f"dataset {dataset_id!r} not found")
@@ -79,8 +110,11 @@ def router(connector: Connector) -> APIRouter:
 
     neg = connector.negotiations
 
-    async def role_for(pid: str, area: str, svc: Any, only: Role | None = None) -> Role:
-        role: Role | None = await run_in_threadpool(svc.role_of, pid)
+    async def role_for(
+        request: Request, pid: str, area: str, svc: Any, only: Role | None = None
+    ) -> Role:
+        who = bound(await caller(request, area))
+        role: Role | None = await run_in_threadpool(svc.role_of, pid, who)
         pids = {"provider_pid": pid} if (role or only) is Role.PROVIDER else {"consumer_pid": pid}
         if role is None:
             raise not_found(area, "process", **pids)
@@ -94,24 +128,26 @@ def router(connector: Connector) -> APIRouter:
         return role
 
     @api.get("/negotiations/{pid}")
-    async def get_negotiation(pid: str) -> Response:
-        role = await role_for(pid, "negotiation", neg)
+    async def get_negotiation(pid: str, request: Request) -> Response:
+        role = await role_for(request, pid, "negotiation", neg)
         return await call(neg.get, role, pid)
 
     @api.post("/negotiations/request", status_code=201)
     async def negotiation_request_initial(request: Request) -> Response:
+        who = await caller(request, "negotiation")
         body = await json_body(request, "negotiation", limit)
-        return await call(neg.request_initial, body, caller_of(request))
+        return await call(neg.request_initial, body, who)
 
     @api.post("/negotiations/offers", status_code=201)
     async def negotiation_offer_initial(request: Request) -> Response:
+        who = await caller(request, "negotiation")
         body = await json_body(request, "negotiation", limit)
-        return await call(neg.offer_initial, body, caller_of(request))
+        return await call(neg.offer_initial, body, who)
 
     def negotiation_endpoint(suffix: str, message_type: str, only: Role | None) -> None:
         async def endpoint(pid: str, request: Request) -> Response:
+            role = await role_for(request, pid, "negotiation", neg, only)
             body = await json_body(request, "negotiation", limit)
-            role = await role_for(pid, "negotiation", neg, only)
             return await call(neg.inbound, role, pid, message_type, body)
 
         endpoint.__name__ = f"negotiation_{suffix.replace('/', '_')}"
@@ -131,19 +167,20 @@ def router(connector: Connector) -> APIRouter:
     tps = connector.transfers
 
     @api.get("/transfers/{pid}")
-    async def get_transfer(pid: str) -> Response:
-        role = await role_for(pid, "transfer", tps)
+    async def get_transfer(pid: str, request: Request) -> Response:
+        role = await role_for(request, pid, "transfer", tps)
         return await call(tps.get, role, pid)
 
     @api.post("/transfers/request", status_code=201)
     async def transfer_request(request: Request) -> Response:
+        who = await caller(request, "transfer")
         body = await json_body(request, "transfer", limit)
-        return await call(tps.request_initial, body, caller_of(request))
+        return await call(tps.request_initial, body, who)
 
     def transfer_endpoint(suffix: str, message_type: str) -> None:
         async def endpoint(pid: str, request: Request) -> Response:
+            role = await role_for(request, pid, "transfer", tps)
             body = await json_body(request, "transfer", limit)
-            role = await role_for(pid, "transfer", tps)
             return await call(tps.inbound, role, pid, message_type, body)
 
         endpoint.__name__ = f"transfer_{suffix}"
@@ -173,6 +210,11 @@ def version_router(connector: Connector) -> APIRouter:
                     "path": s.dsp_path,
                     "binding": "HTTPS",
                     "serviceId": connector.ctx.catalog.service_id,
+                    **(
+                        {"identifierType": "did:web", "auth": AUTH_PROFILE}
+                        if connector.trust is not None
+                        else {}
+                    ),
                 }
             ]
         }

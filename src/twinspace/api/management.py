@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
+from twinspace.api import credentials
 from twinspace.connector import admin, operations, remote
 from twinspace.connector.context import Context
 from twinspace.connector.errors import ManagementError
@@ -248,6 +249,7 @@ def routes(connector: Connector) -> APIRouter:
     async def edr_data_address(transfer_id: str) -> Response:
         return ok(await run(operations.edr_data_address, connector, transfer_id))
 
+    credentials.management_routes(api, connector)
     return api
 
 

@@ -65,6 +65,27 @@ def serve(
             "[env TWINSPACE_PUBLIC_URL]"
         ),
     ] = None,
+    auth: Annotated[
+        str | None,
+        typer.Option(
+            help="dcp (verify every DSP caller) or none (development only). [env TWINSPACE_AUTH]"
+        ),
+    ] = None,
+    authority: Annotated[
+        str | None,
+        typer.Option(
+            help="DID of the governance authority to trust and get credentials from. "
+            "[env TWINSPACE_AUTHORITY]"
+        ),
+    ] = None,
+    allow_http_did: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-http-did/--no-allow-http-did",
+            help="Development only: resolve localhost did:web over plain http. "
+            "[env TWINSPACE_ALLOW_HTTP_DID]",
+        ),
+    ] = None,
     log_level: Annotated[
         str, typer.Option(help="Log level: debug, info, warning, error.")
     ] = "info",
@@ -89,6 +110,9 @@ def serve(
                 "participant_id": participant_id,
                 "api_key": api_key or (ctx.obj.api_key if ctx.obj else None),
                 "public_url": public_url,
+                "auth": auth,
+                "authority": authority,
+                "allow_http_did": allow_http_did,
             }
         )
     except CliError as exc:
@@ -108,6 +132,9 @@ def serve(
     console.print(
         f"[bold]twinspace[/] participant [cyan]{settings.name}[/] ({settings.participant_id})\n"
         f"  listening  http://{settings.host}:{settings.port}\n"
+        f"  auth       {settings.auth}"
+        + (f" (authority {settings.authority})" if settings.authority else "")
+        + "\n"
         f"  DSP        {settings.dsp_url()}\n"
         f"  management {base}/management/v3  (X-Api-Key)\n"
         f"  store      {_shown_url(settings.effective_database_url())}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,27 +21,33 @@ class Delivery:
 
 
 class Dispatcher(Protocol):
-    async def send(self, url: str, payload: dict[str, Any]) -> Delivery: ...
+    async def send(self, url: str, payload: dict[str, Any], audience: str | None) -> Delivery: ...
+
+
+#: Makes the ``Authorization`` value for a call to ``audience`` (the recipient's participant id);
+#: raises ``ValueError`` when no credentials can be made (e.g. the recipient is unknown).
+Authorizer = Callable[[str | None], str]
 
 
 class HttpDispatcher:
-    """POSTs JSON with the caller's credentials.
+    """POSTs JSON with the credentials ``authorizer`` makes for the recipient (a self-issued ID
+    token under DCP; this participant's id in the unauthenticated development profile)."""
 
-    Until the trust layer lands, the ``Authorization`` header carries this participant's id (the
-    DSP binding leaves token semantics to the deployment; this is the unauthenticated profile).
-    """
-
-    def __init__(self, client: httpx.AsyncClient, participant_id: str, timeout: float) -> None:
+    def __init__(self, client: httpx.AsyncClient, authorizer: Authorizer, timeout: float) -> None:
         self.client = client
-        self.participant_id = participant_id
+        self.authorizer = authorizer
         self.timeout = timeout
 
-    async def send(self, url: str, payload: dict[str, Any]) -> Delivery:
+    async def send(self, url: str, payload: dict[str, Any], audience: str | None) -> Delivery:
+        try:
+            authorization = self.authorizer(audience)
+        except ValueError as exc:
+            return Delivery(False, None, None, f"no credentials for {url}: {exc}")
         try:
             response = await self.client.post(
                 url,
                 json=payload,
-                headers={"Authorization": self.participant_id},
+                headers={"Authorization": authorization},
                 timeout=self.timeout,
             )
         except httpx.HTTPError as exc:

@@ -123,7 +123,7 @@ class OutboxManager:
         if item.process_kind == PUSH_JOB:
             await self._push(item)
             return
-        delivery = await self.dispatcher.send(item.url, item.payload)
+        delivery = await self.dispatcher.send(item.url, item.payload, item.audience)
         if delivery.ok:
             await asyncio.to_thread(self._with_retry, self._acknowledged, item, delivery)
         else:

@@ -103,11 +103,17 @@ class ProcessService(Generic[P]):
             found = rows.by_pid(role, consumer_pid=pid)
         return found
 
-    def role_of(self, pid: str) -> Role | None:
-        """Which of our roles owns ``pid`` (a connector plays both; our pids are unique)."""
+    def role_of(self, pid: str, caller: str | None = None) -> Role | None:
+        """Which of our roles owns ``pid`` (a connector plays both; our pids are unique).
+
+        With ``caller`` (an authenticated participant), a process with another counter-party
+        is not found: nobody learns about, or moves, someone else's process."""
         with self.ctx.store.transaction() as tx:
             for role in (Role.PROVIDER, Role.CONSUMER):
-                if self.find(tx, role, pid) is not None:
+                found = self.find(tx, role, pid)
+                if found is not None:
+                    if caller is not None and found.counter_party_id not in (None, caller):
+                        return None
                     return role
         return None
 

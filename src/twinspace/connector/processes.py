@@ -31,6 +31,7 @@ class Process(Protocol):
     provider_pid: str | None
     consumer_pid: str | None
     error_detail: str | None
+    counter_party_id: str | None
     updated_at: datetime
     version: int
 
@@ -72,6 +73,7 @@ def queue(
         message_type=message_type,
         url=url,
         payload=payload,
+        audience=process.counter_party_id,
         next_attempt_at=now + timedelta(seconds=delay),
         created_at=now,
     )

@@ -43,6 +43,11 @@ def _address(body: Json) -> str:
     return address
 
 
+def _audience(body: Json) -> str | None:
+    """``counterPartyId``: the provider's participant id (its DID under DCP)."""
+    return text(body, "counterPartyId", required=False)
+
+
 def _query(body: Json) -> QuerySpec | None:
     raw = body.get("querySpec")
     if raw is None:
@@ -66,15 +71,24 @@ def _remote_reason(response: httpx.Response) -> str:
 
 
 async def _call(
-    connector: Connector, method: str, url: str, payload: Json | None, what: str
+    connector: Connector,
+    method: str,
+    url: str,
+    payload: Json | None,
+    what: str,
+    audience: str | None,
 ) -> httpx.Response:
     settings = connector.ctx.settings
+    try:
+        authorization = connector.authorization(audience)
+    except ValueError as exc:
+        raise invalid(str(exc)) from None
     try:
         response = await connector.http.request(
             method,
             url,
             json=payload,
-            headers={"Authorization": settings.participant_id},
+            headers={"Authorization": authorization},
             timeout=settings.send_timeout,
         )
     except httpx.TimeoutException:
@@ -120,13 +134,16 @@ async def request_catalog(connector: Connector, body: Json) -> Json:
     check_protocol(body)
     address = _address(body)
     spec = _query(body)
+    audience = _audience(body)
     url: str | None = join_url(address, "catalog/request")
     catalog: Json | None = None
     datasets: list[Any] = []
     for _ in range(MAX_PAGES):
         if url is None:
             break
-        response = await _call(connector, "POST", url, m.catalog_request(), "catalog request")
+        response = await _call(
+            connector, "POST", url, m.catalog_request(), "catalog request", audience
+        )
         page = _json_object(response, url, "catalog")
         if page.get("@type") not in ("Catalog", "dcat:Catalog"):
             raise bad_gateway(
@@ -151,5 +168,5 @@ async def request_dataset(connector: Connector, body: Json) -> Json:
     dataset_id = text(body, "@id")
     assert dataset_id is not None
     url = join_url(address, "catalog/datasets/" + quote(dataset_id, safe=":@"))
-    response = await _call(connector, "GET", url, None, "dataset request")
+    response = await _call(connector, "GET", url, None, "dataset request", _audience(body))
     return _json_object(response, url, "dataset")

@@ -18,6 +18,10 @@ from twinspace.connector.negotiations import Negotiations
 from twinspace.connector.transfers import Transfers
 from twinspace.settings import Settings
 from twinspace.store import Store
+from twinspace.trust.enrolment import Enrolment
+from twinspace.trust.holder import CredentialService
+from twinspace.trust.participant import ParticipantIdentity, load_identity
+from twinspace.trust.runtime import TrustRuntime
 
 
 class Connector:
@@ -29,6 +33,7 @@ class Connector:
         clock: Clock | None = None,
         http_client: httpx.AsyncClient | None = None,
         pusher_factory: Callable[[Connector], Pusher] | None = None,
+        identity: ParticipantIdentity | None = None,
     ) -> None:
         self.store = store or Store.open(settings.effective_database_url())
         self.ctx = Context(
@@ -39,6 +44,23 @@ class Connector:
         )
         self._own_client = http_client is None
         self.http = http_client or httpx.AsyncClient(timeout=settings.send_timeout)
+        #: The DCP trust layer (None with ``auth=none``, the unauthenticated development profile).
+        self.trust: TrustRuntime | None = None
+        self.credentials: CredentialService | None = None
+        self.enrolment: Enrolment | None = None
+        if settings.auth == "dcp":
+            identity = identity or load_identity(settings)
+            self.trust = TrustRuntime(
+                settings,
+                did=identity.did,
+                key=identity.key,
+                store=self.store,
+                clock=self.ctx.clock,
+                http=self.http,
+            )
+            self.credentials = CredentialService(self.trust)
+            if settings.authority:
+                self.enrolment = Enrolment(self.trust, settings.authority)
         self.negotiations = Negotiations(self.ctx)
         self.transfers = Transfers(self.ctx)
         pusher: Pusher | None = pusher_factory(self) if pusher_factory else None
@@ -46,9 +68,23 @@ class Connector:
             self.ctx,
             self.negotiations,
             self.transfers,
-            HttpDispatcher(self.http, settings.participant_id, settings.send_timeout),
+            HttpDispatcher(self.http, self.authorization, settings.send_timeout),
             pusher,
         )
+
+    def authorization(self, audience: str | None) -> str:
+        """The ``Authorization`` value for a DSP call to ``audience`` (a participant id).
+
+        Under DCP a self-issued ID token for that DID (``ValueError`` if it is unknown);
+        unauthenticated, this participant's id (the profile of decision record 0004)."""
+        if self.trust is None:
+            return self.ctx.settings.participant_id
+        if not audience or not audience.startswith("did:"):
+            raise ValueError(
+                f"the counter-party's DID is not known ({audience!r}); with auth=dcp every "
+                "call is addressed to a DID (give counterPartyId)"
+            )
+        return self.trust.bearer(audience)
 
     def wake(self) -> None:
         self.manager.wake()
@@ -65,18 +101,20 @@ class Connector:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Connector]:
-        """Run the outbound manager (if enabled) for the duration of the block."""
+        """Run the outbound manager (if enabled) and the credential enrolment (if an authority is
+        configured) for the duration of the block."""
         stop = asyncio.Event()
-        task = None
+        tasks = []
+        name = self.ctx.settings.name
         if self.ctx.settings.run_managers:
-            task = asyncio.create_task(
-                self.manager.run(stop), name=f"manager-{self.ctx.settings.name}"
-            )
+            tasks.append(asyncio.create_task(self.manager.run(stop), name=f"manager-{name}"))
+        if self.enrolment is not None:
+            tasks.append(asyncio.create_task(self.enrolment.run(stop), name=f"enrolment-{name}"))
         try:
             yield self
         finally:
             stop.set()
-            if task is not None:
+            for task in tasks:
                 await task
             if self._own_client:
                 await self.http.aclose()

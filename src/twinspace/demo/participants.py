@@ -104,6 +104,8 @@ class Participant:
             self.base_url,
             "--log-level",
             "warning",
+            "--auth",
+            "none",
         ]
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(

@@ -9,6 +9,7 @@ import typer
 
 from twinspace import __version__
 from twinspace.cli import commands
+from twinspace.cli.authority import authority_app
 from twinspace.cli.client import DEFAULT_CONNECTOR
 from twinspace.cli.console import console
 from twinspace.cli.serve import serve
@@ -60,6 +61,7 @@ app.command()(commands.catalog)
 app.command()(commands.negotiate)
 app.command()(commands.transfer)
 app.command()(commands.status)
+app.add_typer(authority_app, name="authority")
 
 
 @app.command()

@@ -33,7 +33,7 @@ def create_app(
     if not settings.api_key:
         settings = settings.model_copy(update={"api_key": secrets.token_urlsafe(24)})
         log.warning("no TWINSPACE_API_KEY set; generated one for this run: %s", settings.api_key)
-    identity = load_identity(settings)  # the signing key: generated on first start
+    identity = load_identity(settings, clock)  # the signing key: generated on first start
     if settings.auth == "none":
         log.warning(
             "auth=none: DSP callers are NOT authenticated (development only); "

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         False,
         description="Development only: resolve did:web on localhost/127.0.0.1 over plain http",
     )
+    key_overlap_seconds: int = Field(
+        86_400,
+        description="After a key rotation, how long the old key stays valid (make it longer "
+        "than every verifier's DID cache)",
+    )
     did_cache_seconds: float = Field(300, description="How long a resolved DID document is used")
     status_list_cache_seconds: float = Field(
         60,

@@ -6,17 +6,21 @@ presenting, inside its own self-issued ID token, the access token we issued to i
 ``{"error": code, "message": text}`` with 400 / 401 / 403.
 
 Management (behind the API key): ``GET /credentials`` (the wallet and the enrolment state),
-``POST /credentials/request`` (ask the authority again now).
+``POST /credentials/request`` (ask the authority again now), ``GET /keys`` and
+``POST /keys/rotate`` (``{"overlapSeconds": n}``: a new signing key now, the old one valid for n
+more seconds).
 """
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from twinspace.connector.errors import ManagementError
 from twinspace.connector.service import Connector
@@ -84,7 +88,49 @@ def wallet_view(connector: Connector) -> dict[str, Any]:
     }
 
 
+def keys_view(connector: Connector) -> dict[str, Any]:
+    identity = connector.identity
+    if identity is None:
+        raise ManagementError(409, "this connector has no identity loaded", "NotSupported")
+    return {
+        "did": identity.did,
+        "current": identity.key.kid,
+        "keys": [
+            {
+                "kid": k.key.kid,
+                "retiresAt": k.retires_at.isoformat() if k.retires_at else None,
+            }
+            for k in identity.keyring.held()
+        ],
+    }
+
+
 def management_routes(api: APIRouter, connector: Connector) -> None:
+    @api.get("/keys", tags=["keys"])
+    async def keys() -> JSONResponse:
+        return JSONResponse(keys_view(connector))
+
+    @api.post("/keys/rotate", tags=["keys"])
+    async def rotate(request: Request) -> JSONResponse:
+        """A new signing key now; the old one stays valid for ``overlapSeconds``."""
+        raw = await request.body()
+        overlap: Any = connector.ctx.settings.key_overlap_seconds
+        if raw.strip():
+            try:
+                body = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise ManagementError(400, "the body is not JSON") from None
+            if not isinstance(body, dict):
+                raise ManagementError(400, "the body must be a JSON object")
+            overlap = body.get("overlapSeconds", overlap)
+        if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
+            raise ManagementError(400, "overlapSeconds must be a whole number of seconds >= 0")
+        identity = connector.identity
+        if identity is None:
+            raise ManagementError(409, "this connector has no identity loaded", "NotSupported")
+        await run_in_threadpool(identity.keyring.rotate, timedelta(seconds=overlap))
+        return JSONResponse(keys_view(connector))
+
     @api.get("/credentials", tags=["credentials"])
     async def credentials() -> JSONResponse:
         return JSONResponse(wallet_view(connector))

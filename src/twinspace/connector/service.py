@@ -49,11 +49,11 @@ class Connector:
         self.credentials: CredentialService | None = None
         self.enrolment: Enrolment | None = None
         if settings.auth == "dcp":
-            identity = identity or load_identity(settings)
+            identity = identity or load_identity(settings, self.ctx.clock)
             self.trust = TrustRuntime(
                 settings,
                 did=identity.did,
-                key=identity.key,
+                key=identity.keyring,
                 store=self.store,
                 clock=self.ctx.clock,
                 http=self.http,
@@ -61,6 +61,8 @@ class Connector:
             self.credentials = CredentialService(self.trust)
             if settings.authority:
                 self.enrolment = Enrolment(self.trust, settings.authority)
+        #: This participant's DID and keys (None only with auth=none and no identity given).
+        self.identity = identity
         self.negotiations = Negotiations(self.ctx)
         self.transfers = Transfers(self.ctx)
         pusher: Pusher | None = pusher_factory(self) if pusher_factory else None

@@ -45,12 +45,15 @@ from twinspace.settings import Settings
 from twinspace.store import Store
 
 from ._http import FetchFailure, check_url
+from .keyring import KeyRing
 from .prefetch import prefetch_presentation
 from .resolver import HttpDidResolver
 from .status_cache import StatusListCache
 
 log = logging.getLogger("twinspace.trust")
 
+#: Shortest time between two forced refetches of one DID document (after an unknown ``kid``).
+REFRESH_INTERVAL = timedelta(seconds=10)
 #: Largest PresentationResponseMessage accepted from a Credential Service.
 MAX_PRESENTATION_BYTES = 1024 * 1024
 
@@ -81,6 +84,8 @@ def bearer_value(authorization: str | None) -> str:
 class _Cached:
     claims: ParticipantClaims
     until: datetime
+    #: The status list credentials (as fetched) the last status check passed against.
+    lists: tuple[str, ...] | None = None
 
 
 class TrustRuntime:
@@ -89,7 +94,7 @@ class TrustRuntime:
         settings: Settings,
         *,
         did: str,
-        key: SigningKey,
+        key: SigningKey | KeyRing,
         store: Store,
         clock: Clock,
         http: httpx.AsyncClient,
@@ -97,7 +102,7 @@ class TrustRuntime:
     ) -> None:
         self.settings = settings
         self.did = did
-        self.key = key
+        self._key = key
         self.store = store
         self.clock = clock
         self.http = http
@@ -123,6 +128,12 @@ class TrustRuntime:
         self.replay = StoreReplay(store)
         self._claims: OrderedDict[str, _Cached] = OrderedDict()
         self._max_cached = max_cached_callers
+        self._refreshed: dict[str, datetime] = {}
+
+    @property
+    def key(self) -> SigningKey:
+        """The key this participant signs with now (it changes when the key ring rotates)."""
+        return self._key.current if isinstance(self._key, KeyRing) else self._key
 
     # --- outbound --------------------------------------------------------------------------
 
@@ -165,12 +176,35 @@ class TrustRuntime:
         token = bearer_value(authorization)
         _, claims = peek_jwt(token)
         issuer = claims.get("iss")
-        if isinstance(issuer, str) and issuer.startswith("did:web:"):
+        if not isinstance(issuer, str) or not issuer.startswith("did:web:"):
+            issuer = None
+        else:
             await self.resolver.prefetch(issuer)  # failures surface in the core's order
-        ctx = self.context()
+        try:
+            return await asyncio.to_thread(
+                verify_id_token, token, self.context(), audience=self.did, replay=self.replay
+            )
+        except IdentityError as exc:
+            if exc.code != "unknown_key" or issuer is None or not self._may_refresh(issuer):
+                raise
+        # a key we have not seen: the caller may have rotated since we cached its document
+        self.resolver.invalidate(issuer)
+        await self.resolver.prefetch(issuer)
         return await asyncio.to_thread(
-            verify_id_token, token, ctx, audience=self.did, replay=self.replay
+            verify_id_token, token, self.context(), audience=self.did, replay=self.replay
         )
+
+    def _may_refresh(self, did: str) -> bool:
+        """At most one forced refetch of a DID document per ``REFRESH_INTERVAL`` (an unknown
+        ``kid`` must not let anyone make us hammer a participant's server)."""
+        now = self.clock.now()
+        last = self._refreshed.get(did)
+        if last is not None and now - last < REFRESH_INTERVAL:
+            return False
+        if len(self._refreshed) > self._max_cached:
+            self._refreshed.clear()
+        self._refreshed[did] = now
+        return True
 
     async def authenticate(self, authorization: str | None) -> ParticipantClaims:
         """The verified claims of the caller of a DSP request (or ``IdentityError``)."""
@@ -179,7 +213,7 @@ class TrustRuntime:
         cached = self._claims.get(token.issuer)
         if cached is not None and cached.until > now:
             self._claims.move_to_end(token.issuer)
-            await self._recheck(cached.claims)
+            await self._recheck(cached)
             return cached.claims
         claims = await self._fetch_claims(token)
         self._remember(claims, now)
@@ -192,20 +226,32 @@ class TrustRuntime:
         else:
             self._claims.pop(did, None)
 
-    async def _recheck(self, claims: ParticipantClaims) -> None:
-        urls = [
-            e["statusListCredential"]
-            for c in claims.credentials
-            for e in status_entries(c.claims.get("credentialStatus"))
-        ]
-        await self.status_lists.prefetch(*dict.fromkeys(urls))
+    async def _recheck(self, cached: _Cached) -> None:
+        """Check the status of cached credentials again: a revocation counts as soon as the
+        status list cache holds a list that shows it. Lists already passed are not re-verified
+        (the cache hands out the same document until it refetches)."""
+        claims = cached.claims
+        urls = list(
+            dict.fromkeys(
+                e["statusListCredential"]
+                for c in claims.credentials
+                for e in status_entries(c.claims.get("credentialStatus"))
+            )
+        )
+        await self.status_lists.prefetch(*urls)
+        # a status list must verify as its issuer's credential: that DID document may have expired
+        await self.resolver.prefetch(*dict.fromkeys(c.issuer for c in claims.credentials))
         ctx = self.context()
         try:
+            current = tuple(ctx.status_lists.fetch(url) for url in urls)
+            if current == cached.lists:
+                return
             for credential in claims.credentials:
                 check_status(credential, ctx)
         except IdentityError:
             self.forget(claims.did)
             raise
+        cached.lists = current
 
     def _remember(self, claims: ParticipantClaims, now: datetime) -> None:
         ttl = min(self.settings.presentation_cache_seconds, self.settings.status_list_cache_seconds)

@@ -86,9 +86,14 @@ async def network(
     names: list[str],
     database_urls: dict[str, str] | None = None,
     clock: Clock | None = None,
+    *,
+    router: HostRouter | None = None,
+    scheme: str = "http",
     **overrides: Any,
 ) -> AsyncIterator[dict[str, Node]]:
-    router = HostRouter()
+    """Connectors named ``names`` at ``<scheme>://<name>.test``, each on its own store, all
+    reaching each other (and anything else added to ``router``) in-process."""
+    router = router or HostRouter()
     nodes: dict[str, Node] = {}
     async with AsyncExitStack() as stack:
         shared = await stack.enter_async_context(httpx.AsyncClient(transport=router))
@@ -104,7 +109,7 @@ async def network(
             settings = Settings(
                 **options,
                 name=name,
-                public_url=f"http://{name}.test",
+                public_url=f"{scheme}://{name}.test",
                 data_dir=tmp_path / name,
                 database_url=(database_urls or {}).get(name),
                 api_key=API_KEY,
@@ -115,7 +120,7 @@ async def network(
             client = await stack.enter_async_context(
                 httpx.AsyncClient(
                     transport=httpx.ASGITransport(app=app),
-                    base_url=f"http://{name}.test",
+                    base_url=f"{scheme}://{name}.test",
                     headers={"X-Api-Key": API_KEY},
                 )
             )

@@ -124,6 +124,8 @@ class Participant:
     api_key: str = API_KEY
     participant_id: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    #: Answers 200 once the process is ready (an authority has no DSP version document).
+    ready_path: str = "/.well-known/dspace-version"
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     starts: int = field(default=0, init=False)
     _client: httpx.Client | None = field(default=None, init=False, repr=False)
@@ -177,7 +179,15 @@ class Participant:
             }
         )
         env.update(self.env)
+        if env["TWINSPACE_AUTH"] == "dcp":  # under DCP the participant id is the DID
+            env.pop("TWINSPACE_PARTICIPANT_ID")
         return env
+
+    @property
+    def did(self) -> str:
+        from twinspace.identity import did_web_for
+
+        return did_web_for(self.public_base, self.name)
 
     @property
     def alive(self) -> bool:
@@ -209,7 +219,7 @@ class Participant:
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
-        url = self.base_url + "/.well-known/dspace-version"
+        url = self.base_url + self.ready_path
         while True:
             if not self.alive:
                 raise ProcessDied(f"{self.name} exited while starting:\n{self.log_tail()}")
@@ -502,9 +512,11 @@ class Cluster:
         port: int = 0,
         data_dir: Path | None = None,
         participant_id: str | None = None,
+        ready_path: str = "/.well-known/dspace-version",
         **env: str,
     ) -> Participant:
         p = Participant(
+            ready_path=ready_path,
             name=name,
             data_dir=data_dir or self.root / name,
             database_url=database_url,

@@ -2,7 +2,8 @@
 
 Used by ``tests/e2e/procs.py`` and the benchmarks to run a connector as a real OS process
 (``python -m uvicorn`` cannot hand ``Settings`` to ``create_app``). ``TWINSPACE_LOG_LEVEL``
-sets uvicorn's log level (default ``warning``).
+sets uvicorn's log level (default ``warning``); ``TWINSPACE_SERVE=authority`` serves a governance
+authority instead of a connector.
 """
 
 from __future__ import annotations
@@ -22,8 +23,14 @@ def main() -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
+    if os.environ.get("TWINSPACE_SERVE") == "authority":
+        from twinspace.authority import create_authority_app
+
+        app = create_authority_app(settings)
+    else:
+        app = create_app(settings)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=level,

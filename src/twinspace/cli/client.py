@@ -136,8 +136,10 @@ class ManagementClient:
 
     # --- consumer side ------------------------------------------------------------------------
 
-    async def request_catalog(self, provider_dsp: str) -> Json:
+    async def request_catalog(self, provider_dsp: str, provider_id: str | None = None) -> Json:
         body = {"counterPartyAddress": provider_dsp, "protocol": PROTOCOL}
+        if provider_id:  # the provider's DID: needed when the connector runs DCP
+            body["counterPartyId"] = provider_id
         result: Json = await self.call("POST", "/catalog/request", body)
         return result
 

@@ -132,13 +132,20 @@ def offer_create(
 def catalog(
     ctx: typer.Context,
     provider: Annotated[str, typer.Argument(help="The provider's DSP URL, e.g. http://h:8182/dsp")],
+    provider_id: Annotated[
+        str | None,
+        typer.Option(
+            "--provider-id",
+            help="The provider's participant id (its DID): required when connectors run DCP.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw DSP catalog.")] = False,
 ) -> None:
     """Ask a provider for its catalog (through this connector) and list its datasets."""
 
     async def go() -> None:
         async with connect(ctx) as client:
-            result = await client.request_catalog(provider)
+            result = await client.request_catalog(provider, provider_id)
         if as_json:
             console.print_json(data=result)
             return
@@ -167,6 +174,13 @@ def negotiate(
     ctx: typer.Context,
     provider: Annotated[str, typer.Argument(help="The provider's DSP URL.")],
     dataset_id: Annotated[str, typer.Argument(help="The dataset to negotiate for.")],
+    provider_id: Annotated[
+        str | None,
+        typer.Option(
+            "--provider-id",
+            help="The provider's participant id (its DID): required when connectors run DCP.",
+        ),
+    ] = None,
     offer_id: Annotated[
         str | None, typer.Option(help="Which of the dataset's offers (default: the first).")
     ] = None,
@@ -186,6 +200,7 @@ def negotiate(
                     provider,
                     dataset_id,
                     offer_id=offer_id,
+                    provider_id=provider_id,
                     timeout=timeout,
                     on_state=on_state,
                 )

@@ -112,14 +112,17 @@ async def negotiate(
     *,
     offer_id: str | None = None,
     catalog: Json | None = None,
+    provider_id: str | None = None,
     timeout: float = 60.0,
     on_state: StateCallback | None = None,
 ) -> Negotiated:
-    """Negotiate the dataset's offer with the provider and wait until FINALIZED."""
+    """Negotiate the dataset's offer with the provider and wait until FINALIZED.
+
+    ``provider_id`` (the provider's DID) is needed to ask for the catalog under DCP."""
     if catalog is None:
-        catalog = await client.request_catalog(provider_dsp)
+        catalog = await client.request_catalog(provider_dsp, provider_id)
     offer = pick_offer(catalog, dataset_id, offer_id)
-    provider_id = catalog.get("participantId")
+    provider_id = catalog.get("participantId") or provider_id
     negotiation_id = await client.start_negotiation(provider_dsp, provider_id, offer)
     final = await wait_for_state(
         lambda: client.negotiation(negotiation_id),

@@ -1,4 +1,5 @@
-"""``twinspace demo`` end to end: three real participant processes, and none left afterwards."""
+"""``twinspace demo`` end to end: an authority and three participants as real processes, and
+none left afterwards."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def _free(port: int) -> bool:
     return True
 
 
-def free_port_run(length: int = 3) -> int:
+def free_port_run(length: int = 4) -> int:
     """The first of ``length`` consecutive loopback ports that are all free right now."""
     rng = random.Random()
     for _ in range(200):
@@ -75,8 +76,12 @@ def test_demo_runs_and_leaves_nothing_behind(tmp_path: Path) -> None:
     assert "SHA-256 verified" in output
     assert "traffic-counts" in output
     assert "all participants stopped" in output
-    # every participant process is gone and its port is free again
-    ports = [base, base + 1, base + 2]
+    # the data space's trust: onboarding, credentials, and a revoked member refused
+    assert "authority onboarded the city (did:web:127.0.0.1%3A" in output
+    assert "holds LegalParticipantCredential and MembershipCredential" in output
+    assert "now refuses the mobility operator" in output
+    # every process (three participants, the authority) is gone and its port is free again
+    ports = [base, base + 1, base + 2, base + 3]
     assert not any(serving(p) for p in ports)
     if Path("/proc/self").exists():
         for port in ports:
@@ -103,4 +108,4 @@ def test_demo_reports_a_busy_port_clearly(tmp_path: Path) -> None:
     assert f"port {base + 1}" in output
     assert "--base-port" in output
     assert "Traceback" not in output
-    assert not serving(base) and not serving(base + 2)
+    assert not any(serving(p) for p in (base, base + 2, base + 3))

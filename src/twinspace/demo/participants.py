@@ -18,6 +18,7 @@ from typing import IO
 import httpx
 
 from twinspace.cli.client import ManagementClient
+from twinspace.identity import did_web_for
 
 HOST = "127.0.0.1"
 READY_TIMEOUT = 60.0
@@ -54,13 +55,29 @@ class Participant:
     label: str
     port: int
     home: Path
+    #: The governance authority's DID (connectors trust it and get their credentials from it);
+    #: None for the authority itself.
+    authority: str | None = None
     api_key: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    #: Extra TWINSPACE_* settings for this process (e.g. shorter caches for the demo).
+    settings: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
     @property
+    def is_authority(self) -> bool:
+        return self.authority is None
+
+    @property
     def participant_id(self) -> str:
-        return f"urn:twinspace:demo:{self.key}"
+        """The DID (path-based did:web), which is also the DSP participant id."""
+        return did_web_for(self.base_url, self.key)
+
+    @property
+    def ready_url(self) -> str:
+        if self.is_authority:
+            return f"{self.base_url}/{self.key}/did.json"
+        return f"{self.base_url}/.well-known/dspace-version"
 
     @property
     def base_url(self) -> str:
@@ -83,11 +100,8 @@ class Participant:
         # meant for something else must not make three participants share one database.
         env = {k: v for k, v in os.environ.items() if not k.startswith("TWINSPACE_")}
         env["PYTHONUNBUFFERED"] = "1"
-        command = [
-            sys.executable,
-            "-m",
-            "twinspace.cli",
-            "serve",
+        env.update(self.settings)
+        common = [
             "--name",
             self.key,
             "--host",
@@ -96,17 +110,21 @@ class Participant:
             str(self.port),
             "--data-dir",
             str(self.home),
-            "--participant-id",
-            self.participant_id,
             "--api-key",
             self.api_key,
             "--public-url",
             self.base_url,
             "--log-level",
             "warning",
-            "--auth",
-            "none",
+            # development only: every did:web here is on 127.0.0.1, served over plain http
+            "--allow-http-did",
         ]
+        if self.is_authority:
+            command = [sys.executable, "-m", "twinspace.cli", "authority", "serve", *common]
+        else:
+            assert self.authority is not None
+            command = [sys.executable, "-m", "twinspace.cli", "serve", *common]
+            command += ["--auth", "dcp", "--authority", self.authority]
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             command,
@@ -153,34 +171,39 @@ class Fleet:
     def __iter__(self) -> Iterator[Participant]:
         return iter(self.participants)
 
-    def start(self) -> None:
+    def check_ports(self) -> None:
         for p in self:
             if not port_free(p.port):
                 raise DemoError(
                     f"port {p.port} (for the {p.label}) is in use; choose another --base-port"
                 )
-        for p in self:
+
+    def start(self, *which: Participant) -> None:
+        """Start ``which`` (default: everyone not started yet)."""
+        for p in which or [p for p in self if p.process is None]:
             p.start()
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> dict[str, float]:
-        """Wait until every participant answers ``/.well-known/dspace-version``; seconds each."""
+        """Wait until every started participant answers (``/.well-known/dspace-version``, or
+        its DID document for the authority); seconds each."""
         began = time.monotonic()
         ready: dict[str, float] = {}
         with httpx.Client(timeout=2.0) as http:
-            while len(ready) < len(self.participants):
-                for p in self:
+            started = [p for p in self if p.process is not None]
+            while len(ready) < len(started):
+                for p in started:
                     if p.key in ready:
                         continue
                     code = p.exit_code()
                     if code is not None:
                         raise DemoError(f"the {p.label} exited during start-up (code {code})", p)
                     try:
-                        if http.get(f"{p.base_url}/.well-known/dspace-version").status_code == 200:
+                        if http.get(p.ready_url).status_code == 200:
                             ready[p.key] = time.monotonic() - began
                     except httpx.HTTPError:
                         pass
                 if time.monotonic() - began > timeout:
-                    late = [p for p in self if p.key not in ready]
+                    late = [p for p in started if p.key not in ready]
                     names = ", ".join(p.label for p in late)
                     raise DemoError(f"not ready after {timeout:.0f} s: {names}", *late)
                 time.sleep(0.1)

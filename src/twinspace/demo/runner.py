@@ -1,12 +1,17 @@
 """``twinspace demo``: a city, a mobility operator and an environment agency share data.
 
+0. start a governance authority, onboard the three participants, and start them with DCP on: each
+   fetches its membership and legal-participant credentials, and every DSP call between them
+   carries a self-issued ID token that the callee verifies;
 1. start the three participants as separate processes, each with its own SQLite database;
 2. the mobility operator publishes traffic counts and the environment agency air quality (CSV files
    the demo generates), each as an asset, a policy and a contract definition;
 3. the city reads both catalogs, negotiates an agreement for each dataset, pulls the data through
    the provider's data plane with the token of the transfer, completes the transfer and checks that
    the bytes it received are the bytes that were published (SHA-256);
-4. every participant is stopped again, whatever happened.
+4. the authority revokes the mobility operator's membership: its next catalog request to the
+   environment agency is refused once the agency's status list cache (2 s in the demo) renews;
+5. every process is stopped again, whatever happened.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from types import FrameType
 from rich.markup import escape
 from rich.panel import Panel
 
+from twinspace.authority.client import AdminClientError, AuthorityClient
 from twinspace.cli import flows
 from twinspace.cli.client import Json
 from twinspace.cli.console import CliError, console, errors
@@ -55,6 +61,9 @@ class Exchange:
 class Summary:
     catalogs: dict[str, list[str]] = field(default_factory=dict)
     exchanges: list[Exchange] = field(default_factory=list)
+    members: dict[str, str] = field(default_factory=dict)  # key -> DID
+    revoked: str = ""
+    refused_after: float = 0.0
 
 
 @dataclass
@@ -81,12 +90,88 @@ PUBLICATIONS = {
 }
 
 
+LEGAL = {
+    "city": ("City of Twinsburg", "DE-CITY-0001"),
+    "mobility": ("Twinsburg Mobility GmbH", "HRB 4711"),
+    "environment": ("Regional Environment Agency", "DE-ENV-0042"),
+}
+#: The environment agency re-checks status lists every 2 s, so the revocation shows quickly.
+QUICK_STATUS = {
+    "TWINSPACE_STATUS_LIST_CACHE_SECONDS": "2",
+    "TWINSPACE_PRESENTATION_CACHE_SECONDS": "2",
+}
+
+
 def participants(base_port: int, home: Path) -> list[Participant]:
+    authority = Participant("authority", "governance authority", base_port + 3, home / "authority")
+    did = authority.participant_id
     return [
-        Participant("city", "city", base_port, home / "city"),
-        Participant("mobility", "mobility operator", base_port + 1, home / "mobility"),
-        Participant("environment", "environment agency", base_port + 2, home / "environment"),
+        authority,
+        Participant("city", "city", base_port, home / "city", authority=did),
+        Participant("mobility", "mobility operator", base_port + 1, home / "mobility", did),
+        Participant(
+            "environment",
+            "environment agency",
+            base_port + 2,
+            home / "environment",
+            did,
+            settings=QUICK_STATUS,
+        ),
     ]
+
+
+def connectors(fleet: Fleet) -> list[Participant]:
+    return [p for p in fleet if not p.is_authority]
+
+
+def authority_of(fleet: Fleet) -> Participant:
+    return next(p for p in fleet if p.is_authority)
+
+
+def admin(authority: Participant) -> AuthorityClient:
+    return AuthorityClient(f"{authority.base_url}/{authority.key}", authority.api_key)
+
+
+async def onboard(fleet: Fleet) -> None:
+    """The authority registers the three participants (before they start)."""
+    authority = authority_of(fleet)
+    async with admin(authority) as api:
+        for p in connectors(fleet):
+            name, number = LEGAL[p.key]
+            try:
+                await api.onboard(
+                    {
+                        "did": p.participant_id,
+                        "legalName": name,
+                        "registrationNumber": number,
+                        "country": "DE",
+                        "roles": ["provider", "consumer"],
+                    }
+                )
+            except AdminClientError as exc:
+                raise DemoError(f"onboarding the {p.label}: {exc}", authority) from None
+            done(f"authority onboarded the {p.label} ({p.participant_id})")
+
+
+async def wait_enrolled(fleet: Fleet, timeout: float = 60.0) -> None:
+    """Until every connector holds its credentials from the authority."""
+    for p in connectors(fleet):
+        began = time.monotonic()
+        async with p.client() as api:
+            while True:
+                wallet = await api.call("GET", "/credentials")
+                held = sorted(c["type"] for c in wallet.get("credentials", []))
+                if len(held) >= 2:
+                    break
+                if time.monotonic() - began > timeout:
+                    why = (wallet.get("enrolment") or {}).get("lastError") or "no answer"
+                    raise DemoError(
+                        f"the {p.label} got no credentials in {timeout:.0f} s: {why}",
+                        p,
+                        authority_of(fleet),
+                    )
+                await asyncio.sleep(0.1)
+        done(f"{p.label} holds {' and '.join(held)}", time.monotonic() - began)
 
 
 def sha256_of(path: Path) -> str:
@@ -142,6 +227,7 @@ async def fetch(
                 provider.dsp_url,
                 dataset,
                 catalog=catalog,
+                provider_id=provider.participant_id,
                 on_state=lambda s: status.update(f"negotiation for {dataset}: [cyan]{s}[/]"),
             )
         ex.negotiation_id, ex.agreement_id = negotiated.negotiation_id, negotiated.agreement_id
@@ -175,9 +261,43 @@ async def fetch(
     return ex
 
 
+async def revocation(fleet: Fleet, summary: Summary, timeout: float = 30.0) -> None:
+    """The authority revokes the mobility operator; the environment agency then refuses it."""
+    _city, mobility, environment = connectors(fleet)
+    authority = authority_of(fleet)
+    what = f"the {mobility.label} reading the {environment.label}'s catalog"
+    async with step(what, mobility, environment), mobility.client() as api:
+        await api.request_catalog(environment.dsp_url, environment.participant_id)
+    done(f"{mobility.label} can read the {environment.label}'s catalog (a member)")
+    async with admin(authority) as adm:
+        try:
+            await adm.change(mobility.participant_id, "revoke", "demo: membership ended")
+        except AdminClientError as exc:
+            raise DemoError(f"revoking the {mobility.label}: {exc}", authority) from None
+    began = time.monotonic()
+    done(f"authority revoked the {mobility.label}'s membership")
+    async with mobility.client() as api:
+        with console.status(f"waiting for the {environment.label} to refuse it"):
+            while True:
+                try:
+                    await api.request_catalog(environment.dsp_url, environment.participant_id)
+                except CliError:
+                    break  # refused: 404 from the agency, 502 from the mobility connector
+                if time.monotonic() - began > timeout:
+                    raise DemoError(
+                        f"the {environment.label} still serves the revoked {mobility.label} "
+                        f"after {timeout:.0f} s",
+                        environment,
+                    )
+                await asyncio.sleep(0.25)
+    summary.revoked = mobility.key
+    summary.refused_after = time.monotonic() - began
+    done(f"the {environment.label} now refuses the {mobility.label}", summary.refused_after)
+
+
 async def scenario(fleet: Fleet) -> Summary:
-    city, *providers = fleet.participants
-    summary = Summary()
+    city, *providers = connectors(fleet)
+    summary = Summary(members={p.key: p.participant_id for p in connectors(fleet)})
     published: dict[str, Path] = {}
     for provider in providers:
         pub = PUBLICATIONS[provider.key]
@@ -196,7 +316,9 @@ async def scenario(fleet: Fleet) -> Summary:
             step(f"reading the {provider.label}'s catalog", city, provider),
             city.client() as api,
         ):
-            catalogs[provider.key] = await api.request_catalog(provider.dsp_url)
+            catalogs[provider.key] = await api.request_catalog(
+                provider.dsp_url, provider.participant_id
+            )
         seen = [str(d.get("@id")) for d in flows.datasets_of(catalogs[provider.key])]
         summary.catalogs[provider.key] = seen
         done(f"city read the {provider.label}'s catalog: {', '.join(seen) or 'empty'}")
@@ -206,12 +328,19 @@ async def scenario(fleet: Fleet) -> Summary:
         summary.exchanges.append(
             await fetch(city, provider, dataset, catalogs[provider.key], published[provider.key])
         )
+    await revocation(fleet, summary)
     return summary
 
 
 def print_summary(fleet: Fleet, summary: Summary, seconds: float) -> None:
     labels = {p.key: p.label for p in fleet}
     console.rule("[bold]twinspace demo: summary")
+    console.print(
+        "every DSP call carried a self-issued ID token (DCP 1.0) that the callee verified, "
+        "with the caller's membership credentials from the governance authority"
+    )
+    for key, did in summary.members.items():
+        console.print(f"member {labels[key]}: {did}")
     for key, datasets in summary.catalogs.items():
         console.print(f"catalog of the {labels[key]}: {', '.join(datasets)}")
     for ex in summary.exchanges:
@@ -226,6 +355,11 @@ def print_summary(fleet: Fleet, summary: Summary, seconds: float) -> None:
         )
         console.print(
             f"  bytes moved  {ex.nbytes:,} (sha256 {ex.sha256[:16]}…, identical to the original)"
+        )
+    if summary.revoked:
+        console.print(
+            f"\nrevoked: the {labels[summary.revoked]} was refused "
+            f"{summary.refused_after:.1f} s after the authority revoked its membership"
         )
     total = sum(ex.nbytes for ex in summary.exchanges)
     console.print(f"\n{total:,} bytes moved in all; the demo took {seconds:.1f} s")
@@ -287,15 +421,27 @@ def run_demo(*, keep_data: bool = False, base_port: int = 8101, run_dir: Path | 
         return 1
     fleet = Fleet(participants(base_port, home))
     where = ", ".join(f"{p.label} :{p.port}" for p in fleet)
-    console.print(f"[bold]twinspace demo[/]: three participants ({where}); files in {home}")
+    console.print(
+        f"[bold]twinspace demo[/]: three participants and an authority ({where}); files in {home}"
+    )
     code = 1
     try:
         with sigterm_as_interrupt():
+            fleet.check_ports()
+            fleet.start(authority_of(fleet))
+            with console.status("starting the governance authority"):
+                ready = fleet.wait_ready()
+            done(
+                f"governance authority is up at {authority_of(fleet).base_url}", ready["authority"]
+            )
+            asyncio.run(onboard(fleet))
             fleet.start()
             with console.status("starting the participants"):
                 ready = fleet.wait_ready()
-            for p in fleet:
+            for p in connectors(fleet):
                 done(f"{p.label} is up at {p.base_url}", ready[p.key])
+            with console.status("participants fetch their credentials from the authority"):
+                asyncio.run(wait_enrolled(fleet))
             summary = asyncio.run(scenario(fleet))
             print_summary(fleet, summary, time.monotonic() - began)
             code = 0

@@ -237,3 +237,17 @@ async def test_two_connectors_in_tck_mode_still_negotiate_unscripted_offers(
                 return str(tx.negotiations.get(n.id).state)
 
         await wait_for(lambda: state() == "FINALIZED")
+
+
+def test_the_tck_config_command_explains_that_tck_mode_needs_auth_none(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from twinspace.tck.properties import main
+
+    monkeypatch.setenv("TWINSPACE_TCK_MODE", "true")
+    monkeypatch.delenv("TWINSPACE_AUTH", raising=False)
+    assert main([]) == 2
+    assert "set auth=none" in capsys.readouterr().err
+    monkeypatch.setenv("TWINSPACE_AUTH", "none")
+    assert main([]) == 0
+    assert "dataspacetck" in capsys.readouterr().out

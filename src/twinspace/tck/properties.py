@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pydantic import ValidationError
+
 from twinspace.protocol.machine import Role
 from twinspace.settings import Settings
 from twinspace.tck import scripts
@@ -112,7 +114,13 @@ def main(argv: list[str] | None = None) -> int:
         "--wait", type=int, default=DEFAULT_WAIT, help="the TCK's wait in seconds (default 15)"
     )
     args = parser.parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(str(e["msg"]) for e in exc.errors())
+        sys.stderr.write(f"error: invalid TWINSPACE_* settings: {problems}\n")
+        return 2
     sys.stdout.write(
-        render(Settings(), tck_url=args.tck_url, connector_url=args.connector_url, wait=args.wait)
+        render(settings, tck_url=args.tck_url, connector_url=args.connector_url, wait=args.wait)
     )
     return 0

@@ -49,10 +49,11 @@ def test_a_jti_is_remembered_until_it_expires(store: Store, clock: ManualClock) 
     with store.transaction() as tx:  # a second transaction (another replica) sees it too
         assert not tx.seen_tokens.remember("did:web:a j-1", until, clock.now())
     clock.advance(360)
-    with store.transaction() as tx:  # expired entries are purged, so the store stays bounded
-        assert tx.seen_tokens.remember(
-            "did:web:c j-9", clock.now() + timedelta(minutes=5), clock.now()
-        )
+    later = clock.now() + timedelta(minutes=5)
+    with store.transaction() as tx:  # an expired entry does not block its key any more
+        assert tx.seen_tokens.remember("did:web:a j-1", later, clock.now())
+        assert tx.seen_tokens.count() == 2  # the renewed one and b (expired)
+        assert tx.seen_tokens.purge(clock.now()) == 1  # the rest have expired: gone
         assert tx.seen_tokens.count() == 1
 
 

@@ -44,9 +44,10 @@ class SeenTokens:
         self.conn = conn
 
     def remember(self, key: str, expires_at: datetime, now: datetime) -> bool:
-        """Record ``key`` until ``expires_at``; ``False`` if it is already recorded (and unexpired)."""
+        """Record ``key`` until ``expires_at``; ``False`` if it is already recorded and unexpired
+        (an expired entry with the same key is replaced)."""
         table = t.seen_tokens
-        self.conn.execute(table.delete().where(table.c.expires_at <= now))
+        self.conn.execute(table.delete().where(table.c.key == key, table.c.expires_at <= now))
         dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
         stmt = (
             dialect.insert(table)
@@ -55,6 +56,11 @@ class SeenTokens:
             .returning(table.c.key)  # rowcount is not reliable for INSERT on every driver
         )
         return self.conn.execute(stmt).first() is not None
+
+    def purge(self, now: datetime) -> int:
+        """Drop every expired entry (the caller decides how often); how many went."""
+        table = t.seen_tokens
+        return int(self.conn.execute(table.delete().where(table.c.expires_at <= now)).rowcount)
 
     def count(self) -> int:
         return int(

@@ -59,13 +59,21 @@ MAX_PRESENTATION_BYTES = 1024 * 1024
 
 
 class StoreReplay:
-    """The core's ``ReplayStore`` on the database (``seen_tokens``), shared by replicas."""
+    """The core's ``ReplayStore`` on the database (``seen_tokens``), shared by replicas.
 
-    def __init__(self, store: Store) -> None:
+    Expired entries are purged at most once per ``purge_every`` (not on every call: it is a
+    range delete), so the table stays bounded by the tokens of the last few minutes."""
+
+    def __init__(self, store: Store, purge_every: timedelta = timedelta(minutes=1)) -> None:
         self.store = store
+        self.purge_every = purge_every
+        self._purged: datetime | None = None
 
     def remember(self, jti: str, expires_at: datetime, now: datetime) -> bool:
         with self.store.transaction() as tx:
+            if self._purged is None or now - self._purged >= self.purge_every:
+                tx.seen_tokens.purge(now)
+                self._purged = now
             return tx.seen_tokens.remember(jti, expires_at, now)
 
 

@@ -198,3 +198,32 @@ async def test_a_suspended_member_is_refused_until_reinstated(
         await space.authority.change(did_of("mobility"), "reinstate")
         clock.advance(61)
         assert (await catalog(mobility, city)).status_code == 200
+
+
+@pytest.mark.parametrize("mode", ["refuse", "stale"])
+async def test_an_unreachable_authority_degrades_as_configured(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, mode: str
+) -> None:
+    caplog.set_level(logging.WARNING, "twinspace.trust")
+    clock = ManualClock()
+    async with dcp_space(
+        tmp_path,
+        ["city", "mobility"],
+        clock=clock,
+        on_authority_unreachable=mode,
+        stale_grace_seconds=300,
+    ) as space:
+        city, mobility = space.nodes["city"], space.nodes["mobility"]
+        assert (await catalog(mobility, city)).status_code == 200
+        space.router.apps.pop("authority.test")  # the authority is down
+        clock.advance(120)  # the status list and the authority's DID document have expired
+        answer = await catalog(mobility, city)
+        if mode == "refuse":
+            assert answer.status_code == 502
+            assert refusals(caplog) == ["unresolved"]
+        else:  # the expired copies serve for the grace period, with a warning each time
+            assert answer.status_code == 200, answer.text
+            assert any("stale" in r.getMessage() for r in caplog.records)
+            clock.advance(400)  # grace is over
+            assert (await catalog(mobility, city)).status_code == 502
+            assert refusals(caplog) == ["unresolved"]

@@ -11,7 +11,7 @@ re-checks the caller's credential status against the cached status list; the pre
 was fetched once, at warm-up. Rounds alternate between the two providers; the ratio printed is
 the median over rounds.
 
-    python bench/auth.py              # 3 rounds of 2000 calls each, 32 in flight
+    python bench/auth.py              # 3 rounds of 2000 calls each, 8 in flight
     python bench/auth.py --quick      # 2 rounds of 300 calls, 8 in flight
 """
 
@@ -111,12 +111,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=None, help="calls per round (default 2000)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per side (default 3)")
-    parser.add_argument("--concurrency", type=int, default=None, help="in flight (default 32)")
+    parser.add_argument("--concurrency", type=int, default=None, help="in flight (default 8)")
     parser.add_argument("--quick", action="store_true", help="2 rounds of 300 calls, 8 in flight")
     args = parser.parse_args()
     count = args.count or (300 if args.quick else 2000)
     rounds = args.rounds or (2 if args.quick else 3)
-    concurrency = args.concurrency or (8 if args.quick else 32)
+    concurrency = args.concurrency or 8
 
     with (
         tempfile.TemporaryDirectory(prefix="twinspace-bench-auth-") as tmp,

@@ -10,7 +10,7 @@ from twinspace.store.tables import metadata
 
 from .factories import asset
 
-HEAD = "0002"
+HEAD = "0003"
 
 
 def _tables(url: str) -> set[str]:

@@ -49,6 +49,7 @@ class Negotiation:
     offer: Json | None = None
     agreement_id: str | None = None
     error_detail: str | None = None
+    caller_claims: Json | None = None
     version: int = 0
 
 
@@ -81,6 +82,8 @@ class Transfer:
     data_address: Json | None = None
     bytes_transferred: int = 0
     error_detail: str | None = None
+    caller_claims: Json | None = None
+    purpose: str | None = None
     version: int = 0
 
 
@@ -147,3 +150,54 @@ class Member:
     onboarded_at: datetime
     updated_at: datetime
     reason: str | None = None
+
+
+@dataclass
+class UsageCounter:
+    agreement_id: str
+    count: int
+    first_use_at: datetime
+    last_use_at: datetime
+
+
+#: Duty states.
+DUTY_PENDING, DUTY_DONE, DUTY_FAILED = "PENDING", "DONE", "FAILED"
+
+
+@dataclass
+class DutyRecord:
+    """A duty this participant must carry out (e.g. delete a received copy at ``due_at``)."""
+
+    id: str
+    agreement_id: str
+    action: str
+    due_at: datetime
+    detail: Json
+    created_at: datetime
+    transfer_id: str | None = None
+    state: str = DUTY_PENDING
+    attempts: int = 0
+    last_error: str | None = None
+    done_at: datetime | None = None
+
+
+@dataclass
+class UsageEntry:
+    """One line of the usage log: a decision, or a duty carried out."""
+
+    id: str
+    at: datetime
+    agreement_id: str
+    event: str
+    detail: Json
+    transfer_id: str | None = None
+    allowed: bool | None = None
+
+
+@dataclass
+class AcceptanceRule:
+    """A policy the consumer agrees to automatically (its acceptance profile is all of them)."""
+
+    id: str
+    policy: Json
+    created_at: datetime

@@ -35,6 +35,7 @@ from twinspace.store.records import (
 )
 from twinspace.store.rows import Rows, from_row
 from twinspace.store.trust_rows import Members, SeenTokens, Wallet
+from twinspace.store.usage_rows import AcceptanceRules, Counters, Duties, UsageLog
 
 
 class ProcessRows(Rows):
@@ -226,6 +227,10 @@ class Tx:
         self.wallet = Wallet(conn)
         self.seen_tokens = SeenTokens(conn)
         self.members = Members(conn)
+        self.counters = Counters(conn)
+        self.duties = Duties(conn)
+        self.usage_log = UsageLog(conn)
+        self.acceptance_rules = AcceptanceRules(conn)
 
 
 class Store:

@@ -56,6 +56,7 @@ negotiations = sa.Table(
     sa.Column("offer", sa.JSON),
     sa.Column("agreement_id", sa.String(512)),
     sa.Column("error_detail", sa.Text),
+    sa.Column("caller_claims", sa.JSON),  # provider: the consumer's verified claims at request
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
@@ -90,6 +91,8 @@ transfers = sa.Table(
     sa.Column("data_address", sa.JSON),
     sa.Column("bytes_transferred", sa.BigInteger, nullable=False),
     sa.Column("error_detail", sa.Text),
+    sa.Column("caller_claims", sa.JSON),  # provider: the consumer's verified claims at request
+    sa.Column("purpose", sa.String(512)),  # the purpose the consumer declared for this transfer
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
@@ -169,4 +172,52 @@ members = sa.Table(  # the governance authority's register of onboarded particip
     sa.Column("reason", sa.Text),
     sa.Column("onboarded_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# --- usage control (issue 5) --------------------------------------------------------------------
+
+usage_counters = sa.Table(  # uses of an agreement so far (the ODRL `count` operand)
+    "usage_counters",
+    metadata,
+    sa.Column("agreement_id", sa.String(512), primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("first_use_at", UTCDateTime, nullable=False),
+    sa.Column("last_use_at", UTCDateTime, nullable=False),
+)
+
+duties = sa.Table(  # duties to carry out (delete-after, notify, log), with their state
+    "duties",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("agreement_id", sa.String(512), nullable=False, index=True),
+    sa.Column("transfer_id", sa.String(512)),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("done_at", UTCDateTime),
+    sa.Index("ix_duties_due", "state", "due_at"),
+)
+
+usage_log = sa.Table(  # every usage decision and duty carried out, for audit (and issue 6's log)
+    "usage_log",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("agreement_id", sa.String(512), nullable=False, index=True),
+    sa.Column("transfer_id", sa.String(512)),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("allowed", sa.Boolean),
+    sa.Column("detail", sa.JSON, nullable=False),
+)
+
+acceptance_rules = sa.Table(  # consumer: the policies it agrees to without a human
+    "acceptance_rules",
+    metadata,
+    sa.Column("id", sa.String(512), primary_key=True),
+    sa.Column("policy", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
 )

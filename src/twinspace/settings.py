@@ -101,6 +101,15 @@ class Settings(BaseSettings):
         3600, description="Authority: validity of each status list credential it publishes"
     )
 
+    usage_enforcement: bool = Field(
+        True,
+        description="Decide every data-plane access by the agreement's policy (turn off only "
+        "to measure its cost)",
+    )
+    policy_monitor_seconds: float = Field(
+        5.0, description="How often running transfers are checked against their agreements"
+    )
+
     max_body_bytes: int = Field(1_048_576, description="Largest DSP request body accepted")
     catalog_page_size: int = 50
 

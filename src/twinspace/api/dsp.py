@@ -17,6 +17,7 @@ from twinspace.connector.service import Connector
 from twinspace.identity import IdentityError
 from twinspace.protocol.machine import Role
 from twinspace.protocol.schemas import DSPACE_CONTEXT, SchemaViolation, validate
+from twinspace.usage.claims import snapshot
 
 log = logging.getLogger("twinspace.trust")
 
@@ -56,6 +57,10 @@ def router(connector: Connector) -> APIRouter:
         request.state.claims = claims
         return claims.did
 
+    def claims_of(request: Request, who: str | None) -> dict[str, Any] | None:
+        """The snapshot of what was verified about the caller (for the policy checks)."""
+        return snapshot(getattr(request.state, "claims", None), who)
+
     def bound(who: str | None) -> str | None:
         """Under DCP a caller only sees its own processes."""
         return who if trust is not None else None
@@ -71,7 +76,7 @@ def router(connector: Connector) -> APIRouter:
     async def catalog_request(
         request: Request, offset: int = 0, limit_: int | None = None
     ) -> Response:
-        await caller(request, "catalog")
+        who = await caller(request, "catalog")
         body = await json_body(request, "catalog", limit)
         try:
             validate(body, "CatalogRequestMessage")
@@ -88,7 +93,9 @@ def router(connector: Connector) -> APIRouter:
         page = min(size, limit_) if limit_ and limit_ > 0 else size
         if offset < 0:
             raise ProtocolError("catalog", 400, "INVALID_PAGE", "offset must not be negative")
-        datasets, total = await run_in_threadpool(connector.catalog_page, offset, page)
+        datasets, total = await run_in_threadpool(
+            connector.catalog_page, offset, page, claims_of(request, who)
+        )
         links = []
         base = str(request.url.remove_query_params(["offset", "limit_"]))
         if offset + page < total:
@@ -100,8 +107,8 @@ def router(connector: Connector) -> APIRouter:
 
     @api.get("/catalog/datasets/{dataset_id:path}")
     async def dataset(dataset_id: str, request: Request) -> Response:
-        await caller(request, "catalog")
-        found = await run_in_threadpool(connector.dataset, dataset_id)
+        who = await caller(request, "catalog")
+        found = await run_in_threadpool(connector.dataset, dataset_id, claims_of(request, who))
         if found is None:
             raise ProtocolError("catalog", 404, "NOT_FOUND", f"dataset {dataset_id!r} not found")
         return JSONResponse({"@context": [DSPACE_CONTEXT], **found})
@@ -136,7 +143,7 @@ def router(connector: Connector) -> APIRouter:
     async def negotiation_request_initial(request: Request) -> Response:
         who = await caller(request, "negotiation")
         body = await json_body(request, "negotiation", limit)
-        return await call(neg.request_initial, body, who)
+        return await call(neg.request_initial, body, who, claims_of(request, who))
 
     @api.post("/negotiations/offers", status_code=201)
     async def negotiation_offer_initial(request: Request) -> Response:
@@ -175,7 +182,7 @@ def router(connector: Connector) -> APIRouter:
     async def transfer_request(request: Request) -> Response:
         who = await caller(request, "transfer")
         body = await json_body(request, "transfer", limit)
-        return await call(tps.request_initial, body, who)
+        return await call(tps.request_initial, body, who, claims_of(request, who))
 
     def transfer_endpoint(suffix: str, message_type: str) -> None:
         async def endpoint(pid: str, request: Request) -> Response:
@@ -193,6 +200,22 @@ def router(connector: Connector) -> APIRouter:
         ("suspension", "TransferSuspensionMessage"),
     ):
         transfer_endpoint(suffix, message_type)
+
+    # --- usage notifications (a twinspace extension next to DSP) --------------------------------
+
+    @api.post("/usage/notifications")
+    async def usage_notification(request: Request) -> Response:
+        """A consumer reports a use (a ``notify`` duty of the agreement); recorded in the
+        provider's usage log. Authenticated like every DSP call; only the agreement's consumer."""
+        who = await caller(request, "transfer")
+        body = await json_body(request, "transfer", limit)
+        agreement_id = body.get("agreementId") if isinstance(body, dict) else None
+        if not isinstance(agreement_id, str) or not agreement_id:
+            raise bad_request("transfer", "agreementId is required")
+        recorded = await run_in_threadpool(connector.record_notification, agreement_id, who, body)
+        if not recorded:
+            raise ProtocolError("transfer", 404, "NOT_FOUND", "agreement not found")
+        return JSONResponse({"recorded": True})
 
     return api
 

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 
-from twinspace.api import credentials
+from twinspace.api import credentials, usage
 from twinspace.connector import admin, operations, remote
 from twinspace.connector.context import Context
 from twinspace.connector.errors import ManagementError
@@ -172,6 +172,10 @@ def routes(connector: Connector) -> APIRouter:
             await run(operations.start_negotiation, connector, await body(request), wake=True)
         )
 
+    @api.post("/contractnegotiations/automatic", tags=["contractnegotiations"])
+    async def negotiate_automatically(request: Request) -> Response:
+        return ok(await remote.negotiate_automatically(connector, await body(request)))
+
     @api.post("/contractnegotiations/request", tags=["contractnegotiations"])
     async def query_negotiations(request: Request) -> Response:
         return ok(await run(operations.query_negotiations, connector, await query(request)))
@@ -250,6 +254,7 @@ def routes(connector: Connector) -> APIRouter:
         return ok(await run(operations.edr_data_address, connector, transfer_id))
 
     credentials.management_routes(api, connector)
+    usage.management_routes(api, connector)
     return api
 
 

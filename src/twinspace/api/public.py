@@ -37,8 +37,11 @@ from twinspace.dataplane.sources import (
     open_source,
     source_type,
 )
+from twinspace.policy import Decision
 from twinspace.protocol.machine import Role
 from twinspace.store import Asset, Transfer
+from twinspace.usage.decisions import why
+from twinspace.usage.enforcement import BadDeclaration, check_access, declared_from
 
 log = logging.getLogger("twinspace.public")
 
@@ -85,25 +88,39 @@ def received_name(transfer_id: str) -> str:
 class _Granted:
     transfer: Transfer
     asset: Asset | None
+    decision: Decision | None = None  # the usage decision, for a pull (None: not checked)
 
 
 def router(connector: Connector) -> APIRouter:
     api = APIRouter(prefix=PREFIX, tags=["data plane"])
     settings = connector.ctx.settings
 
-    def grant(token: str) -> _Granted:
-        """The transfer (and its asset) ``token`` grants now; raises TokenRefused."""
+    def grant(token: str, declared: dict[str, Any] | None = None) -> _Granted:
+        """The transfer (and its asset) ``token`` grants now; raises TokenRefused. With
+        ``declared`` (a pull), the agreement's policy decides this access in the same
+        transaction (counted and logged)."""
         with connector.store.transaction() as tx:
-            transfer = tokens.check(tx, token, connector.ctx.clock.now())
+            now = connector.ctx.clock.now()
+            transfer = tokens.check(tx, token, now)
             asset = tx.assets.find(transfer.asset_id) if transfer.asset_id else None
-            return _Granted(transfer, asset)
+            decision = None
+            if (
+                declared is not None
+                and settings.usage_enforcement
+                and transfer.role == Role.PROVIDER
+                and not is_push(transfer.format)
+            ):
+                decision = check_access(connector.ctx.usage, tx, transfer, declared, now)
+            return _Granted(transfer, asset, decision)
 
-    async def authorize(request: Request) -> _Granted | JSONResponse:
+    async def authorize(
+        request: Request, declared: dict[str, Any] | None = None
+    ) -> _Granted | JSONResponse:
         token = bearer_token(request)
         if token is None:
             return error(401, "invalid_token", "no bearer token", **{"WWW-Authenticate": "Bearer"})
         try:
-            return await run_in_threadpool(grant, token)
+            return await run_in_threadpool(grant, token, declared)
         except tokens.TokenRefused as exc:
             return refused(exc.reason)
 
@@ -112,9 +129,23 @@ def router(connector: Connector) -> APIRouter:
     @api.get("/data", operation_id="public_data")
     @api.get("/data/{path:path}", operation_id="public_data_path")
     async def data(request: Request, path: str = "") -> Response:
-        granted = await authorize(request)
+        try:
+            declared = declared_from(request.headers)
+        except BadDeclaration as exc:
+            return error(400, "invalid_request", str(exc))
+        granted = await authorize(request, declared)
         if isinstance(granted, Response):
             return granted
+        if granted.decision is not None and not granted.decision.allowed:
+            return JSONResponse(
+                {
+                    "error": "usage_denied",
+                    "reason": f"the agreement's policy does not allow this use: "
+                    f"{why(granted.decision)}",
+                    "decision": granted.decision.explain(),
+                },
+                status_code=403,
+            )
         t = granted.transfer
         if t.role != Role.PROVIDER or is_push(t.format):
             return refused_scope("this token is not for pulling data from this connector")

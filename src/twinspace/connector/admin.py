@@ -150,6 +150,9 @@ def _policy(ctx: Context, body: Json, *, generate: bool) -> PolicyDefinition:
     problems = policy_problems(policy)
     if problems:
         raise invalid("; ".join(problems))
+    from twinspace.usage.admin import check_definition  # usage builds on the connector
+
+    check_definition(policy)  # the ODRL engine: unsupported or invalid parts refused now
     policy.pop("@id", None)  # the definition's id names it
     if policy.get("@type") == "Set":
         del policy["@type"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
 from typing import Any
 
 from twinspace.connector.errors import ProtocolError
@@ -58,6 +59,10 @@ def make_offer(definition: ContractDefinition, asset: Asset, policy: Json) -> Js
     return offer
 
 
+#: Decides from an access policy whether the caller may see an offer.
+Visible = Callable[[Json], bool]
+
+
 class Catalog:
     """Builds DSP Catalog/Dataset documents and resolves offers for negotiation."""
 
@@ -69,18 +74,24 @@ class Catalog:
     def _service(self) -> Json:
         return {"@id": self.service_id, "@type": "DataService", "endpointURL": self.dsp_url}
 
-    def offers_for(self, tx: Tx, asset: Asset) -> list[Json]:
+    def offers_for(self, tx: Tx, asset: Asset, visible: Visible | None = None) -> list[Json]:
+        """The offers for ``asset``; with ``visible``, only those whose access policy lets the
+        caller see them (a definition whose access policy is missing is not shown)."""
         offers = []
         for definition in tx.contract_definitions.list():
             if not selects(definition.assets_selector, asset):
                 continue
+            if visible is not None:
+                access = tx.policies.find(definition.access_policy_id)
+                if access is None or not visible(access.policy):
+                    continue
             policy = tx.policies.find(definition.contract_policy_id)
             if policy is not None:
                 offers.append(make_offer(definition, asset, policy.policy))
         return offers
 
-    def dataset(self, tx: Tx, asset: Asset) -> Json | None:
-        offers = self.offers_for(tx, asset)
+    def dataset(self, tx: Tx, asset: Asset, visible: Visible | None = None) -> Json | None:
+        offers = self.offers_for(tx, asset, visible)
         if not offers:
             return None
         doc: Json = {"@id": asset.id, "@type": "Dataset", "hasPolicy": offers}
@@ -94,10 +105,10 @@ class Catalog:
         ]
         return doc
 
-    def datasets(self, tx: Tx) -> list[Json]:
+    def datasets(self, tx: Tx, visible: Visible | None = None) -> list[Json]:
         found = []
         for asset in tx.assets.list():
-            ds = self.dataset(tx, asset)
+            ds = self.dataset(tx, asset, visible)
             if ds is not None:
                 found.append(ds)
         return found
@@ -111,6 +122,13 @@ class Catalog:
             "service": [self._service()],
             "dataset": datasets,
         }
+
+    def access_policy_of(self, tx: Tx, offer_id: str) -> Json | None:
+        """The access policy of the contract definition behind ``offer_id`` (None: unknown)."""
+        parsed = parse_offer_id(offer_id)
+        definition = tx.contract_definitions.find(parsed[0]) if parsed else None
+        policy = tx.policies.find(definition.access_policy_id) if definition else None
+        return None if policy is None else dict(policy.policy)
 
     def resolve_offer(
         self, tx: Tx, offer: Json, area: str = "negotiation", **pids: str | None

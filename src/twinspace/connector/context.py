@@ -11,6 +11,7 @@ from twinspace.clock import Clock
 from twinspace.connector.catalog import Catalog
 from twinspace.settings import Settings
 from twinspace.store import Conflict, Negotiation, Store, Transfer, Tx
+from twinspace.usage.decisions import UsageControl
 
 T = TypeVar("T")
 
@@ -33,6 +34,8 @@ class Context:
     store: Store
     clock: Clock
     catalog: Catalog
+    #: Usage control: policies compiled once, decisions with reasons (twinspace.usage).
+    usage: UsageControl
     #: TCK mode hook: consulted first by ``Negotiations.react`` / ``Transfers.react``; None = off.
     script: Script | None = None
 

@@ -17,11 +17,15 @@ from twinspace.connector.errors import ManagementError, Pids, ProtocolError, bad
 from twinspace.connector.ids import new_pid
 from twinspace.connector.process_service import ProcessService
 from twinspace.connector.processes import INITIAL, Reply, join_url, queue, remember_last
+from twinspace.policy import Moment
 from twinspace.protocol import messages as m
 from twinspace.protocol.machine import START, Role
 from twinspace.protocol.negotiation import CN, NEGOTIATION, CNMessage, negotiation_kind
 from twinspace.protocol.schemas import SchemaViolation, validate
 from twinspace.store import Agreement, Negotiation, OutboxItem, Tx
+from twinspace.store import tables as t
+from twinspace.usage.acceptance import acceptable, counter_offer, profile
+from twinspace.usage.decisions import why
 
 AREA = "negotiation"
 Json = dict[str, Any]
@@ -95,6 +99,27 @@ class Negotiations(ProcessService[Negotiation]):
             tx, n, m.contract_agreement(agreement=agreement, **self.pids(n)), "agreement", now
         )
 
+    def _agree_if_allowed(self, tx: Tx, n: Negotiation, now: datetime) -> None:
+        """Agree if the consumer may see the offer (access policy, moment ``catalog``) and the
+        offer's policy holds for it now (moment ``negotiation``); else terminate with why."""
+        usage = self.ctx.usage
+        facts = usage.facts(n.caller_claims, now=now)
+        caller = n.counter_party_id
+        offer = n.offer or {}
+        access = self.ctx.catalog.access_policy_of(tx, str(offer.get("@id", "")))
+        checks: list[tuple[Moment, Json]] = [("catalog", access)] if access is not None else []
+        checks.append(("negotiation", offer))
+        for moment, policy in checks:
+            decision = usage.decide(policy, moment=moment, facts=facts, assignee=caller)
+            if not decision.allowed:
+                which = "access" if moment == "catalog" else "contract"
+                reason = f"refused by the {which} policy: {why(decision)}"
+                n.error_detail = reason
+                message = self._terminate_msg(n, "POLICY_DENIED", reason)
+                self._to_consumer(tx, n, message, "termination", now)
+                return
+        self._agree(tx, n, now)
+
     def _terminate_msg(self, n: Negotiation, code: str, reason: str) -> Json:
         return m.negotiation_termination(code=code, reason=reason, **self.pids(n))
 
@@ -114,16 +139,52 @@ class Negotiations(ProcessService[Negotiation]):
                         tx, n, self._terminate_msg(n, exc.code, exc.reason), "termination", now
                     )
                     return
-                self._agree(tx, n, now)
+                self._agree_if_allowed(tx, n, now)
             elif n.state == CN.ACCEPTED:
-                self._agree(tx, n, now)
+                self._agree_if_allowed(tx, n, now)
             elif n.state == CN.VERIFIED:
                 event = m.negotiation_event(event_type="FINALIZED", **self.pids(n))
                 self._to_consumer(tx, n, event, "events", now)
         elif n.state == CN.AGREED:
+            rules = profile(tx)
+            agreement = tx.agreements.find(n.agreement_id) if n.agreement_id else None
+            if rules and agreement is not None and acceptable(agreement.policy, rules) is None:
+                self._refuse_as_consumer(
+                    tx, n, "the agreement's policy is not in the acceptance profile", now
+                )
+                return
             self._to_provider(
                 tx, n, m.agreement_verification(**self.pids(n)), "agreement/verification", now
             )
+        elif n.state == CN.OFFERED:
+            self._answer_offer(tx, n, now)
+
+    def _answer_offer(self, tx: Tx, n: Negotiation, now: datetime) -> None:
+        """Consumer, automated from the acceptance profile (none: a person decides)."""
+        rules = profile(tx)
+        if not rules:
+            return
+        offer = n.offer or {}
+        if acceptable(offer, rules) is not None:
+            event = m.negotiation_event(event_type="ACCEPTED", **self.pids(n))
+            self._to_provider(tx, n, event, "events", now)
+            return
+        c = t.outbox.c
+        countered = tx.outbox.rows.count(c.process_id == n.id, c.message_type == CNMessage.REQUEST)
+        if countered >= 2:  # the initial request and one counter-offer: enough
+            self._refuse_as_consumer(
+                tx, n, "the provider's offer is not in the acceptance profile", now
+            )
+            return
+        counter = counter_offer(offer, rules[0])
+        n.offer = counter
+        message = m.contract_request(offer=counter, **self.pids(n))
+        self._to_provider(tx, n, message, "request", now)
+
+    def _refuse_as_consumer(self, tx: Tx, n: Negotiation, reason: str, now: datetime) -> None:
+        n.error_detail = reason
+        message = self._terminate_msg(n, "NOT_ACCEPTABLE", reason)
+        self._to_provider(tx, n, message, "termination", now)
 
     def on_ack(
         self, tx: Tx, n: Negotiation, item: OutboxItem, response: Json | None, now: datetime
@@ -224,8 +285,9 @@ class Negotiations(ProcessService[Negotiation]):
 
     # --- inbound (the rest is ProcessService.inbound) -----------------------------------------
 
-    def request_initial(self, body: Any, caller: str | None) -> Reply:
-        """Provider: a consumer opens a negotiation (``POST /negotiations/request``)."""
+    def request_initial(self, body: Any, caller: str | None, claims: Json | None = None) -> Reply:
+        """Provider: a consumer opens a negotiation (``POST /negotiations/request``); ``claims``
+        is the snapshot of what was verified about the caller (kept for the policy checks)."""
         consumer_pid = body.get("consumerPid") if isinstance(body, dict) else None
         pids: Pids = {"consumer_pid": consumer_pid if isinstance(consumer_pid, str) else None}
         msg = self.check_schema(body, "ContractRequestMessage", pids)
@@ -248,6 +310,7 @@ class Negotiations(ProcessService[Negotiation]):
                 counter_party_id=caller,
                 asset_id=offer["target"],
                 offer=msg["offer"],
+                caller_claims=claims,
                 created_at=now,
                 updated_at=now,
             )

@@ -234,6 +234,7 @@ def start_transfer(connector: Connector, body: Json) -> Json:
         agreement_id=agreement_id,
         format_=transfer_type,
         data_destination=_destination(body, transfer_type),
+        purpose=text(body, "purpose", required=False),
     )
     return views.id_response(t.id, t.created_at)
 

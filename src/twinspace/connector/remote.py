@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 import httpx
 
+from twinspace.connector import views
 from twinspace.connector.admin import invalid, text
 from twinspace.connector.errors import ManagementError
 from twinspace.connector.operations import check_protocol
@@ -170,3 +171,47 @@ async def request_dataset(connector: Connector, body: Json) -> Json:
     url = join_url(address, "catalog/datasets/" + quote(dataset_id, safe=":@"))
     response = await _call(connector, "GET", url, None, "dataset request", _audience(body))
     return _json_object(response, url, "dataset")
+
+
+async def negotiate_automatically(connector: Connector, body: Json) -> Json:
+    """``POST /contractnegotiations/automatic``: ``{counterPartyAddress, counterPartyId, assetId}``.
+
+    Reads the provider's catalog and negotiates the first offer for the asset that the
+    acceptance profile accepts; with no acceptable offer, sends the profile's first rule as a
+    counter-offer (the provider decides). No profile: 409.
+    """
+    from twinspace.usage.acceptance import acceptable, counter_offer, profile
+
+    asset_id = text(body, "assetId")
+    address = _address(body)
+    with connector.store.transaction() as tx:
+        rules = profile(tx)
+    if not rules:
+        raise ManagementError(
+            409, "no acceptance rules: add one (POST /acceptancerules) first", "ObjectConflict"
+        )
+    catalog = await request_catalog(connector, body)
+    datasets = [d for d in _listed(catalog.get("dataset")) if isinstance(d, dict)]
+    dataset = next((d for d in datasets if d.get("@id") == asset_id), None)
+    if dataset is None:
+        raise ManagementError(404, f"the provider offers no dataset {asset_id!r}", "ObjectNotFound")
+    offers = [o for o in _listed(dataset.get("hasPolicy")) if isinstance(o, dict)]
+    if not offers:
+        raise ManagementError(404, f"dataset {asset_id!r} carries no offer", "ObjectNotFound")
+    chosen = next((o for o in offers if acceptable(o, rules) is not None), None)
+    offer = dict(chosen) if chosen is not None else counter_offer(offers[0], rules[0])
+    provider = catalog.get("participantId")
+    offer.setdefault("target", asset_id)
+    if isinstance(provider, str):
+        offer.setdefault("assigner", provider)
+    n = connector.negotiations.initiate(
+        counter_party_address=str(address),
+        offer=offer,
+        counter_party_id=_audience(body) or (provider if isinstance(provider, str) else None),
+    )
+    connector.wake()
+    return {
+        **views.id_response(n.id, n.created_at),
+        "acceptedOffer": chosen.get("@id") if chosen is not None else None,
+        "counterOffer": chosen is None,
+    }

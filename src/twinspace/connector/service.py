@@ -17,11 +17,15 @@ from twinspace.connector.manager import OutboxManager, Pusher
 from twinspace.connector.negotiations import Negotiations
 from twinspace.connector.transfers import Transfers
 from twinspace.settings import Settings
-from twinspace.store import Store
+from twinspace.store import DutyRecord, Store
 from twinspace.trust.enrolment import Enrolment
 from twinspace.trust.holder import CredentialService
 from twinspace.trust.participant import ParticipantIdentity, load_identity
 from twinspace.trust.runtime import TrustRuntime
+from twinspace.usage.decisions import UsageControl
+from twinspace.usage.duties import DutyRunner
+from twinspace.usage.log import log_event
+from twinspace.usage.monitor import PolicyMonitor
 
 
 class Connector:
@@ -41,6 +45,7 @@ class Connector:
             store=self.store,
             clock=clock or SystemClock(),
             catalog=Catalog(settings.participant_id, settings.dsp_url()),
+            usage=UsageControl(settings.dataspace),
         )
         self._own_client = http_client is None
         self.http = http_client or httpx.AsyncClient(timeout=settings.send_timeout)
@@ -65,6 +70,8 @@ class Connector:
         self.identity = identity
         self.negotiations = Negotiations(self.ctx)
         self.transfers = Transfers(self.ctx)
+        self.monitor = PolicyMonitor(self.ctx, self.transfers, self.trust, self.wake)
+        self.duties = DutyRunner(self.ctx, self.notify)
         pusher: Pusher | None = pusher_factory(self) if pusher_factory else None
         self.manager = OutboxManager(
             self.ctx,
@@ -73,6 +80,48 @@ class Connector:
             HttpDispatcher(self.http, self.authorization, settings.send_timeout),
             pusher,
         )
+
+    async def notify(self, duty: DutyRecord) -> None:
+        """Carry out a notify duty: tell the provider its data was used (DSP-authenticated)."""
+        with self.store.transaction() as tx:
+            agreement = tx.agreements.get(duty.agreement_id)
+        address = str(duty.detail.get("address") or "")
+        body = {
+            "agreementId": agreement.id,
+            "transferId": duty.transfer_id,
+            "event": "used",
+            "duty": duty.detail.get("path"),
+            "at": self.ctx.clock.now().isoformat(),
+        }
+        response = await self.http.post(
+            address.rstrip("/") + "/usage/notifications",
+            json=body,
+            headers={"Authorization": self.authorization(agreement.provider_id)},
+            timeout=self.ctx.settings.send_timeout,
+        )
+        if not response.is_success:
+            raise RuntimeError(f"the provider answered HTTP {response.status_code}")
+
+    def record_notification(
+        self, agreement_id: str, caller: str | None, body: dict[str, Any]
+    ) -> bool:
+        """Provider: a consumer's usage notification for one of our agreements with it."""
+        with self.store.transaction() as tx:
+            agreement = tx.agreements.find(agreement_id)
+            if agreement is None or agreement.provider_id != self.ctx.participant_id:
+                return False
+            if caller is not None and agreement.consumer_id not in (caller, "unknown"):
+                return False
+            log_event(
+                tx,
+                agreement_id,
+                "notification",
+                self.ctx.clock.now(),
+                consumer=caller,
+                reported=str(body.get("event", ""))[:64],
+                consumerTransfer=str(body.get("transferId", ""))[:512],
+            )
+        return True
 
     def authorization(self, audience: str | None) -> str:
         """The ``Authorization`` value for a DSP call to ``audience`` (a participant id).
@@ -91,15 +140,32 @@ class Connector:
     def wake(self) -> None:
         self.manager.wake()
 
-    def catalog_page(self, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
+    def visible_to(self, claims: dict[str, Any] | None) -> Callable[[dict[str, Any]], bool]:
+        """Whether an access policy lets the caller (``claims`` snapshot) see an offer."""
+        facts = self.ctx.usage.facts(claims, now=self.ctx.clock.now())
+        caller = (claims or {}).get("did")
+
+        def visible(policy: dict[str, Any]) -> bool:
+            decision = self.ctx.usage.decide(policy, moment="catalog", facts=facts, assignee=caller)
+            return decision.allowed
+
+        return visible
+
+    def catalog_page(
+        self, offset: int, limit: int, claims: dict[str, Any] | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
         with self.store.transaction() as tx:
-            datasets = self.ctx.catalog.datasets(tx)
+            datasets = self.ctx.catalog.datasets(tx, self.visible_to(claims))
         return datasets[offset : offset + limit], len(datasets)
 
-    def dataset(self, dataset_id: str) -> dict[str, Any] | None:
+    def dataset(
+        self, dataset_id: str, claims: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         with self.store.transaction() as tx:
             asset = tx.assets.find(dataset_id)
-            return None if asset is None else self.ctx.catalog.dataset(tx, asset)
+            if asset is None:
+                return None
+            return self.ctx.catalog.dataset(tx, asset, self.visible_to(claims))
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Connector]:
@@ -112,6 +178,10 @@ class Connector:
             tasks.append(asyncio.create_task(self.manager.run(stop), name=f"manager-{name}"))
         if self.enrolment is not None:
             tasks.append(asyncio.create_task(self.enrolment.run(stop), name=f"enrolment-{name}"))
+        if self.ctx.settings.run_managers:
+            every = self.ctx.settings.policy_monitor_seconds
+            tasks.append(asyncio.create_task(self.monitor.run(stop, every), name=f"monitor-{name}"))
+            tasks.append(asyncio.create_task(self.duties.run(stop, every), name=f"duties-{name}"))
         try:
             yield self
         finally:

@@ -22,8 +22,12 @@ from twinspace.protocol.machine import START, Role
 from twinspace.protocol.negotiation import CN
 from twinspace.protocol.transfer import TP, TRANSFER, TPMessage
 from twinspace.store import OutboxItem, Transfer, Tx
+from twinspace.usage.decisions import why
+from twinspace.usage.log import log_decision
 
 AREA = "transfer"
+#: Extension property of a TransferRequestMessage: the purpose the consumer declares.
+PURPOSE_KEY = "https://w3id.org/twinspace/policy/purpose"
 PUSH_JOB = "push"
 Json = dict[str, Any]
 
@@ -99,7 +103,34 @@ class Transfers(ProcessService[Transfer]):
         if script is not None and script.transfer(tx, t, now):
             return
         if t.role == Role.PROVIDER and t.state == TP.REQUESTED:
+            denied = self._policy_refusal(tx, t, now)
+            if denied is not None:
+                t.error_detail = denied
+                self._send(
+                    tx,
+                    t,
+                    m.transfer_termination(code="POLICY_DENIED", reason=denied, **self.pids(t)),
+                    now,
+                )
+                return
             self._send(tx, t, self._start_message(tx, t, now), now)
+
+    def _policy_refusal(self, tx: Tx, t: Transfer, now: datetime) -> str | None:
+        """Why the agreement's policy does not allow this transfer now (None: it does)."""
+        agreement = tx.agreements.get(t.agreement_id)
+        usage = self.ctx.usage
+        facts = usage.facts(
+            t.caller_claims,
+            now=now,
+            agreement=agreement,
+            count=tx.counters.get(agreement.id),
+            purpose=t.purpose,
+        )
+        decision = usage.decide(
+            agreement.policy, moment="transfer", facts=facts, assignee=t.counter_party_id
+        )
+        log_decision(tx, t, "transfer", decision, now)
+        return None if decision.allowed else f"refused by the agreement's policy: {why(decision)}"
 
     def on_ack(
         self, tx: Tx, t: Transfer, item: OutboxItem, response: Json | None, now: datetime
@@ -148,7 +179,10 @@ class Transfers(ProcessService[Transfer]):
         agreement_id: str,
         format_: str,
         data_destination: Json | None = None,
+        purpose: str | None = None,
     ) -> Transfer:
+        """Consumer: ask for a transfer; ``purpose`` is declared to the provider (its policies
+        may require one, e.g. ``purpose eq traffic-planning``)."""
         if not counter_party_address.startswith(("http://", "https://")):
             raise ManagementError(
                 400, f"counterPartyAddress {counter_party_address!r} is not an http(s) URL"
@@ -173,6 +207,7 @@ class Transfers(ProcessService[Transfer]):
                 format=format_,
                 counter_party_address=counter_party_address,
                 counter_party_id=agreement.provider_id,
+                purpose=purpose,
                 created_at=now,
                 updated_at=now,
             )
@@ -191,11 +226,13 @@ class Transfers(ProcessService[Transfer]):
                 callback_address=self.ctx.settings.dsp_url(),
                 data_address=data_destination,
             )
+            if purpose:
+                message[PURPOSE_KEY] = purpose
             tx.transfers.insert(t)
             self._send(tx, t, message, now)
         return t
 
-    def act(self, transfer_id: str, kind: str, reason: str = "") -> Transfer:
+    def act(self, transfer_id: str, kind: str, reason: str = "", code: str = "BY_USER") -> Transfer:
         """Suspend, resume (start), complete or terminate a transfer from this side."""
 
         def run() -> Transfer:
@@ -215,7 +252,6 @@ class Transfers(ProcessService[Transfer]):
                         "ObjectConflict",
                     )
                 pids = self.pids(t)
-                code = "BY_USER"
                 if kind == TPMessage.START:
                     message = self._start_message(tx, t, now)
                 elif kind == TPMessage.SUSPENSION:
@@ -242,8 +278,9 @@ class Transfers(ProcessService[Transfer]):
 
     # --- inbound (the rest is ProcessService.inbound) -----------------------------------------
 
-    def request_initial(self, body: Any, caller: str | None) -> Reply:
-        """Provider: ``POST /transfers/request``; idempotent on the consumer's pid."""
+    def request_initial(self, body: Any, caller: str | None, claims: Json | None = None) -> Reply:
+        """Provider: ``POST /transfers/request``; idempotent on the consumer's pid. ``claims``:
+        what was verified about the caller; the declared purpose comes with the message."""
         consumer_pid = body.get("consumerPid") if isinstance(body, dict) else None
         pids: Pids = {"consumer_pid": consumer_pid if isinstance(consumer_pid, str) else None}
         msg = self.check_schema(body, "TransferRequestMessage", pids)
@@ -266,6 +303,10 @@ class Transfers(ProcessService[Transfer]):
 
         def refuse(code: str, reason: str) -> NoReturn:
             raise bad_request(AREA, reason, code=code, **pids)
+
+        purpose = msg.get(PURPOSE_KEY)
+        if purpose is not None and (not isinstance(purpose, str) or not purpose.strip()):
+            refuse("BAD_PURPOSE", f"{PURPOSE_KEY} must be a non-empty string")
 
         def create(tx: Tx, now: datetime) -> Transfer:
             agreement = tx.agreements.find(msg["agreementId"])
@@ -291,6 +332,8 @@ class Transfers(ProcessService[Transfer]):
                 counter_party_address=msg["callbackAddress"],
                 counter_party_id=caller,
                 data_destination=destination,
+                caller_claims=claims,
+                purpose=purpose,
                 created_at=now,
                 updated_at=now,
             )
@@ -300,6 +343,10 @@ class Transfers(ProcessService[Transfer]):
         return self.open(f"init:transfer:{caller}:{msg['consumerPid']}", create)
 
     def absorb(self, tx: Tx, t: Transfer, kind: str, msg: Json, now: datetime) -> None:
+        if kind == TPMessage.START and t.role == Role.CONSUMER:
+            from twinspace.usage.duties import schedule_duties  # usage builds on this module
+
+            schedule_duties(self.ctx, tx, t, now)
         if kind == TPMessage.START and msg.get("dataAddress"):
             t.data_address = msg["dataAddress"]
         elif kind in (TPMessage.SUSPENSION, TPMessage.TERMINATION):

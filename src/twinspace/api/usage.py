@@ -1,0 +1,66 @@
+"""Management routes of usage control (mounted by ``api.management`` under the API key):
+
+``POST /policydefinitions/validate``  problems of a policy (errors, contradictions)
+``POST /policies/explain``            a decision with its reasons for a described request
+``GET  /agreements/{id}/usage``       uses, duties and the usage log of an agreement
+``POST|GET /acceptancerules``, ``DELETE /acceptancerules/{id}``
+                                      the consumer's acceptance profile
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from twinspace.connector.errors import ManagementError
+from twinspace.connector.service import Connector
+from twinspace.usage import admin
+
+
+async def _body(request: Request, limit: int) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > limit:
+        raise ManagementError(413, f"the request body exceeds {limit} bytes")
+    try:
+        body = json.loads(raw or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ManagementError(400, f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ManagementError(400, "the request body must be a JSON object")
+    return body
+
+
+def management_routes(api: APIRouter, connector: Connector) -> None:
+    ctx = connector.ctx
+    limit = ctx.settings.max_body_bytes
+
+    @api.post("/policydefinitions/validate", tags=["policydefinitions"])
+    async def validate(request: Request) -> JSONResponse:
+        return JSONResponse(await run_in_threadpool(admin.validate, await _body(request, limit)))
+
+    @api.post("/policies/explain", tags=["usage"])
+    async def explain(request: Request) -> JSONResponse:
+        body = await _body(request, limit)
+        return JSONResponse(await run_in_threadpool(admin.explain, ctx, body))
+
+    @api.get("/agreements/{agreement_id}/usage", tags=["usage"])
+    async def usage(agreement_id: str) -> JSONResponse:
+        return JSONResponse(await run_in_threadpool(admin.usage_of, ctx, agreement_id))
+
+    @api.post("/acceptancerules", tags=["usage"])
+    async def create_rule(request: Request) -> JSONResponse:
+        body = await _body(request, limit)
+        return JSONResponse(await run_in_threadpool(admin.create_rule, ctx, body))
+
+    @api.get("/acceptancerules", tags=["usage"])
+    async def list_rules() -> JSONResponse:
+        return JSONResponse(await run_in_threadpool(admin.list_rules, ctx))
+
+    @api.delete("/acceptancerules/{rule_id}", tags=["usage"])
+    async def delete_rule(rule_id: str) -> Response:
+        await run_in_threadpool(admin.delete_rule, ctx, rule_id)
+        return Response(status_code=204)

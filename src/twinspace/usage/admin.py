@@ -1,0 +1,148 @@
+"""Management use cases of usage control: validate and explain policies, show an agreement's
+usage (count, duties, log), and keep the consumer's acceptance rules."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any, cast
+
+from twinspace.connector.context import Context
+from twinspace.connector.errors import ManagementError
+from twinspace.policy import MOMENTS, Moment, PolicyError, validate_policy
+from twinspace.store import AcceptanceRule
+
+Json = dict[str, Any]
+
+
+def invalid(message: str) -> ManagementError:
+    return ManagementError(400, message)
+
+
+def validate(body: Json) -> Json:
+    """``{"policy": {...}}`` (or the policy itself) -> its problems, errors and warnings."""
+    policy = body.get("policy", body)
+    if not isinstance(policy, Mapping):
+        raise invalid("policy must be a JSON object")
+    problems = validate_policy(policy)
+    return {
+        "valid": not any(p.severity == "error" for p in problems),
+        "problems": [
+            {"path": p.path, "message": p.message, "severity": p.severity} for p in problems
+        ],
+    }
+
+
+def check_definition(policy: Mapping[str, Any]) -> list[str]:
+    """Definition time: errors refuse the policy; the warnings (contradictions) are returned."""
+    problems = validate_policy(policy)
+    errors = [f"{p.path}: {p.message}" for p in problems if p.severity == "error"]
+    if errors:
+        raise invalid("invalid policy: " + "; ".join(errors))
+    return [f"{p.path}: {p.message}" for p in problems]
+
+
+def explain(ctx: Context, body: Json) -> Json:
+    """Evaluate a policy (given, or an agreement's) for a described request, with reasons.
+
+    Body: ``{"policy": {...}} | {"agreementId": "..."}``, ``"action"`` (default use),
+    ``"moment"`` (default access), ``"assignee"``, and ``"facts"`` keyed by left operand
+    (``dateTime`` ISO text, ``elapsedTime`` xsd:duration, ``count``, ``purpose``, ``role`` list...).
+    """
+    policy = body.get("policy")
+    agreement_id = body.get("agreementId")
+    if policy is None and isinstance(agreement_id, str):
+        with ctx.store.transaction() as tx:
+            agreement = tx.agreements.find(agreement_id)
+        if agreement is None:
+            raise ManagementError(404, f"no contract agreement {agreement_id!r}", "ObjectNotFound")
+        policy = agreement.policy
+    if not isinstance(policy, Mapping):
+        raise invalid("give a policy (JSON object) or an agreementId")
+    moment = body.get("moment", "access")
+    if moment not in MOMENTS:
+        raise invalid(f"moment must be one of {', '.join(MOMENTS)}")
+    action = body.get("action", "use")
+    facts = body.get("facts", {})
+    if not isinstance(action, str) or not isinstance(facts, Mapping):
+        raise invalid("action must be a string and facts an object")
+    assignee = body.get("assignee")
+    try:
+        decision = ctx.usage.decide(
+            policy,
+            moment=cast(Moment, moment),
+            facts=dict(facts),
+            action=action,
+            assignee=assignee if isinstance(assignee, str) else None,
+        )
+    except PolicyError as exc:
+        raise invalid(str(exc)) from None
+    return {"request": {"action": action, "moment": moment, "facts": facts}, **decision.explain()}
+
+
+def usage_of(ctx: Context, agreement_id: str) -> Json:
+    with ctx.store.transaction() as tx:
+        agreement = tx.agreements.find(agreement_id)
+        if agreement is None:
+            raise ManagementError(404, f"no contract agreement {agreement_id!r}", "ObjectNotFound")
+        count = tx.counters.get(agreement_id)
+        duties = tx.duties.for_agreement(agreement_id)
+        entries = tx.usage_log.for_agreement(agreement_id)
+    return {
+        "agreementId": agreement_id,
+        "uses": count,
+        "duties": [
+            {
+                "id": d.id,
+                "action": d.action,
+                "state": d.state,
+                "dueAt": d.due_at.isoformat(),
+                "attempts": d.attempts,
+                "lastError": d.last_error,
+                "doneAt": d.done_at.isoformat() if d.done_at else None,
+                "detail": d.detail,
+            }
+            for d in duties
+        ],
+        "log": [
+            {
+                "at": e.at.isoformat(),
+                "event": e.event,
+                "transferId": e.transfer_id,
+                "allowed": e.allowed,
+                "detail": e.detail,
+            }
+            for e in entries
+        ],
+    }
+
+
+def create_rule(ctx: Context, body: Json) -> Json:
+    policy = body.get("policy")
+    if not isinstance(policy, Mapping):
+        raise invalid("an acceptance rule needs a policy (JSON object)")
+    warnings = check_definition(policy)
+    rule_id = body.get("@id") or body.get("id") or f"rule-{uuid.uuid4()}"
+    if not isinstance(rule_id, str):
+        raise invalid("@id must be a string")
+    rule = AcceptanceRule(id=rule_id, policy=dict(policy), created_at=ctx.clock.now())
+    with ctx.store.transaction() as tx:
+        if tx.acceptance_rules.find(rule_id) is not None:
+            raise ManagementError(409, f"acceptance rule {rule_id!r} exists", "ObjectConflict")
+        tx.acceptance_rules.insert(rule)
+    return {"@id": rule_id, "warnings": warnings}
+
+
+def list_rules(ctx: Context) -> list[Json]:
+    with ctx.store.transaction() as tx:
+        return [
+            {"@id": r.id, "policy": r.policy, "createdAt": r.created_at.isoformat()}
+            for r in tx.acceptance_rules.list()
+        ]
+
+
+def delete_rule(ctx: Context, rule_id: str) -> None:
+    with ctx.store.transaction() as tx:
+        if tx.acceptance_rules.find(rule_id) is None:
+            raise ManagementError(404, f"no acceptance rule {rule_id!r}", "ObjectNotFound")
+        tx.acceptance_rules.delete(rule_id)

@@ -350,3 +350,19 @@ async def test_a_pull_token_does_not_open_the_push_receiver(
             headers={"Authorization": f"Bearer {token}"},
         )
         assert r.status_code == 403 and "not for pushing" in r.json()["reason"]
+
+
+async def test_concurrent_pulls_of_one_transfer_all_count(tmp_path: Path, data_file: Path) -> None:
+    """Many pulls ending at once each add their bytes (no lost update, no failed request)."""
+    import asyncio
+
+    async with network(tmp_path, ["provider", "consumer"]) as nodes:
+        p, c = nodes["provider"], nodes["consumer"]
+        p.add_offer("twin", {"type": "File", "path": str(data_file)})
+        ct, pt = await start_transfer(c, p, await agree(c, p, "twin"))
+        e = edr(c, ct.id)
+        answers = await asyncio.gather(
+            *(get(c, e["endpoint"], e["authorization"]) for _ in range(12))
+        )
+        assert [r.status_code for r in answers] == [200] * 12
+        assert transfer(p, pt.id).bytes_transferred == 12 * len(DATA)

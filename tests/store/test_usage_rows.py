@@ -25,6 +25,8 @@ def test_uses_are_counted_per_agreement(store: Store, clock: ManualClock) -> Non
     with store.transaction() as tx:
         assert tx.counters.get("a-1") == 2
         assert tx.counters.increment("a-1", clock.now()) == 3
+        tx.counters.decrement("a-1")  # a denied access is taken back
+        assert tx.counters.get("a-1") == 2
 
 
 def _duty(did: str, clock: ManualClock, due: float) -> DutyRecord:

@@ -268,13 +268,10 @@ class Transfers(ProcessService[Transfer]):
         return retry_on_conflict(run)
 
     def record_bytes(self, transfer_id: str, nbytes: int) -> None:
-        def run() -> None:
-            with self.ctx.store.transaction() as tx:
-                t: Transfer = tx.transfers.get(transfer_id)
-                t.bytes_transferred += nbytes
-                tx.transfers.update_versioned(t)
-
-        retry_on_conflict(run)
+        """Count bytes moved (a finished pull or push); safe under any number of concurrent
+        pulls of the same transfer."""
+        with self.ctx.store.transaction() as tx:
+            tx.transfers.add_bytes(transfer_id, nbytes)
 
     # --- inbound (the rest is ProcessService.inbound) -----------------------------------------
 

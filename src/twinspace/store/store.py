@@ -51,6 +51,16 @@ class ProcessRows(Rows):
             conditions.append(self.table.c.consumer_pid == consumer_pid)
         return self.find_where(*conditions)
 
+    def add_bytes(self, process_id: str, nbytes: int) -> None:
+        """Count ``nbytes`` more towards a transfer, atomically (many pulls may end at once);
+        the version moves, so a concurrent read-modify-write of the record retries."""
+        c = self.table.c
+        self.conn.execute(
+            self.table.update()
+            .where(c.id == process_id)
+            .values(bytes_transferred=c.bytes_transferred + nbytes, version=c.version + 1)
+        )
+
 
 class Outbox:
     """Outbound DSP messages: queued in the same transaction as the state they follow from."""

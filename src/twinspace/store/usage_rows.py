@@ -54,6 +54,16 @@ class Counters:
             return self.increment(agreement_id, now)
 
 
+    def decrement(self, agreement_id: str) -> None:
+        """Take back a use counted in this transaction (the access was denied)."""
+        c = t.usage_counters.c
+        self.conn.execute(
+            t.usage_counters.update()
+            .where(c.agreement_id == agreement_id, c.count > 0)
+            .values(count=c.count - 1)
+        )
+
+
 class Duties(Rows):
     def __init__(self, conn: Connection) -> None:
         super().__init__(conn, t.duties, DutyRecord, "duty")

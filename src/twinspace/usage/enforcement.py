@@ -57,19 +57,25 @@ def declared_from(headers: Mapping[str, str]) -> dict[str, Any]:
 def check_access(
     usage: UsageControl, tx: Tx, t: Transfer, declared: Mapping[str, Any], now: datetime
 ) -> Decision:
-    """Decide one access to ``t``'s data; count it when allowed; log it either way."""
+    """Decide one access to ``t``'s data; count it when allowed; log it either way.
+
+    The use is counted first (an atomic increment that locks the agreement's counter row until
+    the transaction ends) and the policy sees the uses before this one; a denied access is
+    uncounted again. So concurrent accesses are decided one after the other and ``count lteq N``
+    lets exactly N through."""
     agreement = tx.agreements.get(t.agreement_id)
+    uses = tx.counters.increment(agreement.id, now)
     facts = usage.facts(
         t.caller_claims,
         now=now,
         agreement=agreement,
-        count=tx.counters.get(agreement.id),
+        count=uses - 1,
         **{"purpose": t.purpose, **declared},
     )
     decision = usage.decide(
         agreement.policy, moment="access", facts=facts, assignee=t.counter_party_id
     )
-    if decision.allowed:
-        tx.counters.increment(agreement.id, now)
+    if not decision.allowed:
+        tx.counters.decrement(agreement.id)
     log_decision(tx, t, "access", decision, now, declared=dict(declared))
     return decision

@@ -42,6 +42,12 @@ log = logging.getLogger("twinspace.usage")
 FINAL = frozenset({"dateTime", "elapsedTime", "count"})
 
 
+def violated(decision: Decision) -> bool:
+    """Whether a constraint is definitely not met (not merely unknown: a fact that only a data
+    access declares, such as its purpose, is checked at that access)."""
+    return any(r.satisfied is False for r in decision.reasons)
+
+
 def final(decision: Decision) -> bool:
     failed = [r for r in decision.reasons if r.satisfied is False and r.left_operand]
     return bool(failed) and all(str(r.left_operand).split(":")[-1] in FINAL for r in failed)
@@ -118,8 +124,8 @@ class PolicyMonitor:
                     claims["revokedBecause"] = broken
             decision = await asyncio.to_thread(self._decide, transfer, claims)
             self.checked += 1
-            if decision is None or decision.allowed:
-                continue
+            if decision is None or decision.allowed or not violated(decision):
+                continue  # only a definite violation stops a transfer (each access is decided)
             kind = TPMessage.TERMINATION if final(decision) else TPMessage.SUSPENSION
             reason = f"the agreement's policy no longer holds: {why(decision)}"
             try:

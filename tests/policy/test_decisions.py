@@ -105,7 +105,7 @@ def test_prohibition_deferred_outside_its_moment() -> None:
     doc = offer()
     doc["prohibition"] = [{"action": "use", "constraint": [c("purpose", "eq", "marketing")]}]
     assert decide_both(doc, ask({}, moment="catalog")).allowed
-    assert not decide_both(doc, ask({}, moment="transfer")).allowed
+    assert not decide_both(doc, ask({}, moment="access")).allowed
 
 
 @pytest.mark.parametrize(

@@ -78,15 +78,15 @@ _SPECS = (
         "uses so far under the agreement, before this one (fact: int); `count lteq 10` = at most 10 uses",
     ),
     _spec(
-        "purpose", ODRL_NS, _AFTER_OFFER, "string",
-        "the purpose the request declares (string or IRI)",
+        "purpose", ODRL_NS, _ACCESS, "string",
+        "the purpose declared with the transfer request or the data access (string or IRI)",
     ),
     _spec(
         "recipient", ODRL_NS, _ALL, "party",
         "the party receiving the data: the caller's DID",
     ),
     _spec(
-        "spatial", ODRL_NS, _USE, "geometry",
+        "spatial", ODRL_NS, _ACCESS, "geometry",
         "where the data is used: GeoJSON geometry or [lon, lat] (right operand: GeoJSON geometry)",
     ),
     _spec(
@@ -126,7 +126,7 @@ _SPECS = (
         "the types of the verified credentials the caller holds (set of strings)",
     ),
     _spec(
-        "deploymentLocation", TWINSPACE_NS, _USE, "string",
+        "deploymentLocation", TWINSPACE_NS, _ACCESS, "string",
         "the node or zone id a model or data is used on",
     ),
     _spec(

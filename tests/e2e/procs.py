@@ -564,9 +564,13 @@ def ok(response: httpx.Response) -> Any:
 
 
 def publish(
-    p: Participant, asset_id: str, path: Path, content_type: str = "application/octet-stream"
+    p: Participant,
+    asset_id: str,
+    path: Path,
+    content_type: str = "application/octet-stream",
+    policy: Json | None = None,
 ) -> None:
-    """Offer the file at ``path`` as ``asset_id`` with a plain 'use' permission."""
+    """Offer the file at ``path`` as ``asset_id`` under ``policy`` (default: a plain 'use')."""
     m = p.management
     ok(
         m.post(
@@ -585,7 +589,10 @@ def publish(
     ok(
         m.post(
             "/policydefinitions",
-            json={"@id": f"policy-{asset_id}", "policy": {"permission": [{"action": "use"}]}},
+            json={
+                "@id": f"policy-{asset_id}",
+                "policy": policy or {"permission": [{"action": "use"}]},
+            },
         )
     )
     ok(
@@ -654,7 +661,11 @@ def wait_negotiation(
 
 
 def start_transfer(
-    c: Participant, provider_dsp: str, agreement_id: str, transfer_type: str = "HttpData-PULL"
+    c: Participant,
+    provider_dsp: str,
+    agreement_id: str,
+    transfer_type: str = "HttpData-PULL",
+    purpose: str | None = None,
 ) -> str:
     body = {
         "counterPartyAddress": provider_dsp,
@@ -662,6 +673,8 @@ def start_transfer(
         "transferType": transfer_type,
         "protocol": PROTOCOL,
     }
+    if purpose:
+        body["purpose"] = purpose
     return str(ok(c.management.post("/transferprocesses", json=body))["@id"])
 
 

@@ -80,6 +80,9 @@ def test_demo_runs_and_leaves_nothing_behind(tmp_path: Path) -> None:
     assert "authority onboarded the city (did:web:127.0.0.1%3A" in output
     assert "holds LegalParticipantCredential and MembershipCredential" in output
     assert "now refuses the mobility operator" in output
+    # usage control: the provider counted the use, was notified, explains a refusal
+    assert "counted 1 use(s) of traffic-counts, and was notified by the city" in output
+    assert "a use for advertising would be refused: purpose 'advertising'" in output
     # every process (three participants, the authority) is gone and its port is free again
     ports = [base, base + 1, base + 2, base + 3]
     assert not any(serving(p) for p in ports)

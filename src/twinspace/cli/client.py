@@ -159,13 +159,21 @@ class ManagementClient:
         result: Json = await self.call("GET", f"/contractnegotiations/{negotiation_id}")
         return result
 
-    async def start_transfer(self, provider_dsp: str, agreement_id: str, transfer_type: str) -> str:
+    async def start_transfer(
+        self,
+        provider_dsp: str,
+        agreement_id: str,
+        transfer_type: str,
+        purpose: str | None = None,
+    ) -> str:
         body = {
             "counterPartyAddress": provider_dsp,
             "contractId": agreement_id,
             "transferType": transfer_type,
             "protocol": PROTOCOL,
         }
+        if purpose:  # declared to the provider; its policy may require one
+            body["purpose"] = purpose
         result: Json = await self.call("POST", "/transferprocesses", body)
         return str(result["@id"])
 

@@ -224,6 +224,12 @@ def transfer(
     out: Annotated[
         Path | None, typer.Option(help="Where a pulled file goes (default ./<agreement id>).")
     ] = None,
+    purpose: Annotated[
+        str | None,
+        typer.Option(
+            help="The purpose of this use, declared to the provider (its policy may require one)."
+        ),
+    ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each state.")] = 60.0,
 ) -> None:
     """Transfer data under an agreement: start, wait for STARTED, pull, complete."""
@@ -256,6 +262,7 @@ def transfer(
                     agreement_id,
                     out=dest,
                     transfer_type=transfer_type,
+                    purpose=purpose,
                     timeout=timeout,
                     on_state=on_state,
                     progress=on_bytes,

@@ -172,13 +172,15 @@ async def transfer(
     *,
     out: Path,
     transfer_type: str = PULL,
+    purpose: str | None = None,
     timeout: float = 60.0,
     on_state: StateCallback | None = None,
     progress: Progress | None = None,
 ) -> Transferred:
-    """Start a transfer under ``agreement_id``; for a pull, fetch the data to ``out``."""
+    """Start a transfer under ``agreement_id`` (declaring ``purpose``); for a pull, fetch the
+    data to ``out``."""
     began = time.monotonic()
-    transfer_id = await client.start_transfer(provider_dsp, agreement_id, transfer_type)
+    transfer_id = await client.start_transfer(provider_dsp, agreement_id, transfer_type, purpose)
     what = f"transfer {transfer_id}"
 
     def fetch() -> Awaitable[Json]:

@@ -55,6 +55,10 @@ class Exchange:
     nbytes: int = 0
     transfer_seconds: float = 0.0
     sha256: str = ""
+    policy: str = ""
+    uses: int = 0
+    notified: bool = False
+    refusal: str = ""
 
 
 @dataclass
@@ -72,6 +76,31 @@ class Publication:
     name: str
     description: str
     write: Callable[[Path], Path]
+    #: The ODRL policy of the offer (access and contract); the city declares ``purpose``.
+    policy: Json = field(default_factory=lambda: {"permission": [{"action": "use"}]})
+    purpose: str | None = None
+    summary: str = "use, no constraints"
+
+
+#: The mobility operator's terms: members of the data space only, for traffic planning, at most
+#: five uses, and tell the provider when the data is used.
+TRAFFIC_POLICY: Json = {
+    "permission": [
+        {
+            "action": "use",
+            "constraint": [
+                {"leftOperand": "twinspace:membership", "operator": "eq", "rightOperand": "active"},
+                {
+                    "leftOperand": "purpose",
+                    "operator": "isAnyOf",
+                    "rightOperand": ["traffic-planning", "air-quality-modelling"],
+                },
+                {"leftOperand": "count", "operator": "lteq", "rightOperand": "5"},
+            ],
+            "duty": [{"action": "twinspace:notify"}],
+        }
+    ]
+}
 
 
 PUBLICATIONS = {
@@ -80,6 +109,10 @@ PUBLICATIONS = {
         "Traffic counts",
         "Vehicles per 15 minutes at four intersections over one weekday (CSV)",
         write_traffic_counts,
+        policy=TRAFFIC_POLICY,
+        purpose="traffic-planning",
+        summary="members only, purpose traffic-planning or air-quality-modelling, at most 5 "
+        "uses, notify the provider",
     ),
     "environment": Publication(
         "air-quality",
@@ -107,7 +140,15 @@ def participants(base_port: int, home: Path) -> list[Participant]:
     did = authority.participant_id
     return [
         authority,
-        Participant("city", "city", base_port, home / "city", authority=did),
+        # the city runs its duties (here: notify the provider) every second
+        Participant(
+            "city",
+            "city",
+            base_port,
+            home / "city",
+            authority=did,
+            settings={"TWINSPACE_POLICY_MONITOR_SECONDS": "1"},
+        ),
         Participant("mobility", "mobility operator", base_port + 1, home / "mobility", did),
         Participant(
             "environment",
@@ -208,7 +249,7 @@ async def publish(provider: Participant, data_file: Path, publication: Publicati
             {"type": "File", "path": str(data_file.resolve()), "contentType": "text/csv"},
         )
         policy_id = f"policy-{publication.asset_id}"
-        await api.create_policy(policy_id, {"permission": [{"action": "use"}]})
+        await api.create_policy(policy_id, publication.policy)
         await api.create_contract_definition(
             f"offer-{publication.asset_id}", policy_id, policy_id, publication.asset_id
         )
@@ -218,7 +259,7 @@ async def fetch(
     consumer: Participant, provider: Participant, dataset: str, catalog: Json, published: Path
 ) -> Exchange:
     """Negotiate for ``dataset`` and pull it; check it arrived unchanged."""
-    ex = Exchange(dataset, provider.key, consumer.key)
+    ex = Exchange(dataset, provider.key, consumer.key, policy=PUBLICATIONS[provider.key].summary)
     async with step(f"getting {dataset}", consumer, provider), consumer.client() as api:
         began = time.monotonic()
         with console.status(f"negotiating for {dataset} with the {provider.label}") as status:
@@ -242,6 +283,7 @@ async def fetch(
                 provider.dsp_url,
                 ex.agreement_id,
                 out=out,
+                purpose=PUBLICATIONS[provider.key].purpose,
                 on_state=lambda s: status.update(f"transfer of {dataset}: [cyan]{s}[/]"),
                 progress=lambda n, total: status.update(
                     f"pulling {dataset}: {n:,}" + (f" / {total:,}" if total else "") + " bytes"
@@ -259,6 +301,39 @@ async def fetch(
         )
     done(f"pulled {dataset}: {ex.nbytes:,} bytes, SHA-256 verified", ex.transfer_seconds)
     return ex
+
+
+async def usage_control(fleet: Fleet, summary: Summary, timeout: float = 15.0) -> None:
+    """What the mobility operator's policy did: uses counted, the city's notification received,
+    and why a use for another purpose would be refused (explained by the provider)."""
+    _city, mobility, _environment = connectors(fleet)
+    ex = next(e for e in summary.exchanges if e.provider == mobility.key)
+    async with step("reading the traffic-counts usage", mobility), mobility.client() as api:
+        began = time.monotonic()
+        while True:  # the city's notify duty runs in the background
+            usage = await api.call("GET", f"/agreements/{ex.agreement_id}/usage")
+            events = [e.get("event") for e in usage.get("log", [])]
+            if "notification" in events or time.monotonic() - began > timeout:
+                break
+            await asyncio.sleep(0.2)
+        explained = await api.call(
+            "POST",
+            "/policies/explain",
+            {
+                "agreementId": ex.agreement_id,
+                "moment": "access",
+                "facts": {"purpose": "advertising", "count": 0, "membership": "active"},
+            },
+        )
+    ex.uses = int(usage.get("uses", 0))
+    ex.notified = "notification" in events
+    failed = [r["message"] for r in explained.get("reasons", []) if r.get("satisfied") is False]
+    ex.refusal = "; ".join(failed) or str(explained.get("allowed"))
+    done(
+        f"the mobility operator counted {ex.uses} use(s) of traffic-counts"
+        + (", and was notified by the city" if ex.notified else "")
+    )
+    done(f"a use for advertising would be refused: {escape(ex.refusal)}")
 
 
 async def revocation(fleet: Fleet, summary: Summary, timeout: float = 30.0) -> None:
@@ -328,6 +403,7 @@ async def scenario(fleet: Fleet) -> Summary:
         summary.exchanges.append(
             await fetch(city, provider, dataset, catalogs[provider.key], published[provider.key])
         )
+    await usage_control(fleet, summary)
     await revocation(fleet, summary)
     return summary
 
@@ -356,6 +432,13 @@ def print_summary(fleet: Fleet, summary: Summary, seconds: float) -> None:
         console.print(
             f"  bytes moved  {ex.nbytes:,} (sha256 {ex.sha256[:16]}…, identical to the original)"
         )
+        console.print(f"  policy       {ex.policy}")
+        if ex.refusal:
+            console.print(
+                f"  usage        {ex.uses} use(s) counted by the provider"
+                + ("; provider notified" if ex.notified else "")
+                + f"; for advertising: refused ({escape(ex.refusal)})"
+            )
     if summary.revoked:
         console.print(
             f"\nrevoked: the {labels[summary.revoked]} was refused "

@@ -53,7 +53,6 @@ class Counters:
         except sa.exc.IntegrityError:  # a concurrent first use: count on top of it
             return self.increment(agreement_id, now)
 
-
     def decrement(self, agreement_id: str) -> None:
         """Take back a use counted in this transaction (the access was denied)."""
         c = t.usage_counters.c

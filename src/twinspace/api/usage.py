@@ -3,6 +3,7 @@
 ``POST /policydefinitions/validate``  problems of a policy (errors, contradictions)
 ``POST /policies/explain``            a decision with its reasons for a described request
 ``GET  /agreements/{id}/usage``       uses, duties and the usage log of an agreement
+``POST /transferprocesses/{id}/received``  where the consumer keeps a pulled copy (delete duties)
 ``POST|GET /acceptancerules``, ``DELETE /acceptancerules/{id}``
                                       the consumer's acceptance profile
 """
@@ -50,6 +51,11 @@ def management_routes(api: APIRouter, connector: Connector) -> None:
     @api.get("/agreements/{agreement_id}/usage", tags=["usage"])
     async def usage(agreement_id: str) -> JSONResponse:
         return JSONResponse(await run_in_threadpool(admin.usage_of, ctx, agreement_id))
+
+    @api.post("/transferprocesses/{transfer_id}/received", tags=["transferprocesses"])
+    async def received(transfer_id: str, request: Request) -> JSONResponse:
+        body = await _body(request, limit)
+        return JSONResponse(await run_in_threadpool(admin.record_received, ctx, transfer_id, body))
 
     @api.post("/acceptancerules", tags=["usage"])
     async def create_rule(request: Request) -> JSONResponse:

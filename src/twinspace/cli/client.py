@@ -181,6 +181,10 @@ class ManagementClient:
         result: Json = await self.call("GET", f"/transferprocesses/{transfer_id}")
         return result
 
+    async def record_received(self, transfer_id: str, path: str) -> None:
+        """Tell the connector where a pulled copy is kept (its delete duties target it)."""
+        await self.call("POST", f"/transferprocesses/{transfer_id}/received", {"path": path})
+
     async def complete_transfer(self, transfer_id: str) -> None:
         await self.call("POST", f"/transferprocesses/{transfer_id}/complete")
 

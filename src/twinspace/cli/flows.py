@@ -197,6 +197,8 @@ async def transfer(
     await wait_for_state(fetch, {"STARTED"}, what=what, timeout=timeout, on_state=on_state)
     address = dsp_data_address(await client.edr_data_address(transfer_id))
     nbytes = await pull(address, out, progress=progress)
+    # duties such as delete-after apply to this copy
+    await client.record_received(transfer_id, str(out.resolve()))
     await client.complete_transfer(transfer_id)
     done = await wait_for_state(fetch, {"COMPLETED"}, what=what, timeout=timeout, on_state=on_state)
     return Transferred(transfer_id, str(done["state"]), nbytes, out, time.monotonic() - began)

@@ -74,6 +74,7 @@ def explain(ctx: Context, body: Json) -> Json:
             facts=dict(facts),
             action=action,
             assignee=assignee if isinstance(assignee, str) else None,
+            explain=True,
         )
     except PolicyError as exc:
         raise invalid(str(exc)) from None
@@ -146,3 +147,28 @@ def delete_rule(ctx: Context, rule_id: str) -> None:
         if tx.acceptance_rules.find(rule_id) is None:
             raise ManagementError(404, f"no acceptance rule {rule_id!r}", "ObjectNotFound")
         tx.acceptance_rules.delete(rule_id)
+
+
+def record_received(ctx: Context, transfer_id: str, body: Json) -> Json:
+    """The consumer kept its copy of a pulled transfer at ``path``: pending ``delete`` duties of
+    that transfer now target it (the CLI reports where it saved a pull)."""
+    path = body.get("path")
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise invalid("path must be an absolute file path")
+    with ctx.store.transaction() as tx:
+        t = tx.transfers.find(transfer_id)
+        if t is None:
+            raise ManagementError(
+                404, f"transfer process {transfer_id!r} not found", "ObjectNotFound"
+            )
+        changed = []
+        for duty in tx.duties.for_agreement(t.agreement_id):
+            if (
+                duty.transfer_id == transfer_id
+                and duty.action == "delete"
+                and duty.state == "PENDING"
+            ):
+                duty.detail = {**duty.detail, "file": path}
+                tx.duties.replace(duty)
+                changed.append(duty.id)
+    return {"transferId": transfer_id, "path": path, "deleteDuties": changed}

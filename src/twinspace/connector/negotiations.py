@@ -1,6 +1,6 @@
 """Contract negotiation: inbound DSP messages on both sides, management actions, and reactions.
 
-Automatic behaviour (this issue; the policy engine refines it later):
+Automatic behaviour (policy checks in usage-control.md):
 - provider: a request naming one of its offers unchanged is agreed; an accepted offer is agreed;
   a verified agreement is finalized; a counter-request that matches no offer is terminated.
 - consumer: a received agreement is stored and verified.

@@ -76,9 +76,26 @@ def denied_by_error(error: PolicyError) -> Decision:
     )
 
 
+def undecided(reason: Reason) -> bool:
+    """A rule's constraint that could not be decided for want of a (well-typed) fact: it fails
+    closed, so it belongs to the reasons of a denial. A deferred one (``... is checked at
+    transfer, not at negotiation``) also has ``satisfied`` None but is no failure."""
+    return (
+        reason.satisfied is None
+        and reason.left_operand is not None
+        and reason.kind in ("permission", "prohibition")
+        and " is checked at " not in reason.message
+    )
+
+
 def why(decision: Decision) -> str:
-    """One line naming what failed (for termination reasons and error bodies)."""
-    failed = [r.message for r in decision.reasons if r.satisfied is False or r.kind == "policy"]
+    """One line naming what failed (for termination reasons and error bodies), missing facts
+    included (``no value for purpose``)."""
+    failed = [
+        r.message
+        for r in decision.reasons
+        if r.satisfied is False or r.kind == "policy" or undecided(r)
+    ]
     return "; ".join(failed or [r.message for r in decision.reasons]) or "denied by policy"
 
 
@@ -116,14 +133,17 @@ class UsageControl:
         action: str = "use",
         assignee: str | None = None,
         target: str | None = None,
+        explain: bool = False,
     ) -> Decision:
+        """The decision at ``moment``; ``explain``: every reason, also for an allowed request
+        (the compiled fast path gives only "allowed by permission i")."""
         compiled = self.compiled(policy)
         if isinstance(compiled, PolicyError):
             return denied_by_error(compiled)
         request = Request(
             action=action, moment=moment, facts=facts, assignee=assignee, target=target
         )
-        return compiled.evaluate(request)
+        return compiled.evaluate(request, explain=explain)
 
     def facts(
         self,

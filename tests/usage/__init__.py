@@ -1,0 +1,1 @@
+"""Usage control end to end: IDS usage-control classes, automated negotiation, management."""

@@ -229,15 +229,8 @@ async def test_invalid_odrl_is_refused_at_definition_time(
     ok(await post(node, "/policydefinitions", good))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a policy definition with a JSON-number right operand (`count lteq 3`, as the docs "
-    "write it) is accepted at definition time and published in the catalog, but DSP 2025-1's "
-    "schema allows only string/object/array right operands, so a consumer cannot send it back "
-    "in its ContractRequestMessage (400 'the offer is not a valid DSP offer'); definition time "
-    "should refuse it (400 naming the rightOperand) or the offer should carry it as a string",
-)
 async def test_a_defined_policy_can_be_negotiated(tmp_path: Path) -> None:
+    """A JSON-number right operand (``count lteq 3``) is stored as the string DSP requires."""
     clock = ManualClock()
     async with usage_space(tmp_path, ["city", "mobility"], clock) as space:
         city, mobility = space.nodes["city"], space.nodes["mobility"]

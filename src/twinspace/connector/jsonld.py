@@ -128,7 +128,21 @@ def _constraint(c: Any) -> Any:
     for key in ("leftOperand", "operator"):
         if key in out:
             out[key] = _iri_value(out[key])
+    if "rightOperand" in out:
+        out["rightOperand"] = _as_text(out["rightOperand"])
     return out
+
+
+def _as_text(value: Any) -> Any:
+    """Numbers as strings: DSP 2025-1 allows only string, object or array right operands (the
+    policy engine reads ``"3"`` as 3 for ``count``, a decimal for ``payAmount``...)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, list):
+        return [_as_text(v) for v in value]
+    return value
 
 
 def _rule(rule: Any) -> Any:

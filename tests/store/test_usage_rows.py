@@ -90,3 +90,19 @@ def test_acceptance_rules_are_stored(store: Store, clock: ManualClock) -> None:
         tx.acceptance_rules.insert(rule)
     with store.transaction() as tx:
         assert tx.acceptance_rules.list() == [rule]
+
+
+def test_signals_are_active_in_their_window(store: Store, clock: ManualClock) -> None:
+    from twinspace.store import Signal
+
+    with store.transaction() as tx:
+        tx.signals.insert(
+            Signal("incident", "event", clock.now(), clock.now() + timedelta(hours=1))
+        )
+        tx.signals.insert(Signal("agreementActive", "state", clock.now()))
+        assert tx.signals.active("event", clock.now()) == {"incident"}
+        assert tx.signals.active("state", clock.now()) == {"agreementActive"}
+    clock.advance(3601)
+    with store.transaction() as tx:
+        assert tx.signals.active("event", clock.now()) == frozenset()
+        assert tx.signals.active("state", clock.now()) == {"agreementActive"}

@@ -7,8 +7,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import pytest
+from tests.connector.harness import Node
 from tests.trust.space import did_of
 
 from twinspace.api.public import received_name
@@ -273,9 +274,15 @@ async def test_purpose(tmp_path: Path) -> None:
 # --- event -------------------------------------------------------------------------------------
 
 
-async def test_event_fails_closed_without_event_facts(tmp_path: Path) -> None:
-    """``event``: the run-time layer supplies no ``event`` fact yet, so a permission that needs
-    an event is refused, with the missing fact as reason (fail closed)."""
+async def signal(node: Node, name: str, kind: str = "event", **extra: Any) -> None:
+    """The operator declares an event that occurred / a state the system is in."""
+    r = await node.client.post("/management/v3/signals", json={"name": name, "kind": kind, **extra})
+    assert r.status_code == 200, r.text
+
+
+async def test_event_permits_use_during_the_event(tmp_path: Path) -> None:
+    """``event isAnyOf ["trafficIncident"]``: refused (naming the event) until the operator
+    declares the incident, then agreed and served."""
     clock = ManualClock()
     async with usage_space(tmp_path, ["city", "mobility"], clock) as space:
         city, mobility = space.nodes["city"], space.nodes["mobility"]
@@ -287,31 +294,35 @@ async def test_event_fails_closed_without_event_facts(tmp_path: Path) -> None:
         )
         refused = await negotiate(mobility, city, "incident", "TERMINATED")
         assert "POLICY_DENIED" in refused["errorDetail"]
-        assert "no value for event" in refused["errorDetail"]
+        assert "event" in refused["errorDetail"]
+        await signal(city, "trafficIncident", until="2026-01-01T06:00:00Z")
+        agreement_id = (await negotiate(mobility, city, "incident"))["contractAgreementId"]
+        transfer_id = (await start_transfer(mobility, city, agreement_id))["@id"]
+        assert (await pull(space, mobility, transfer_id)).status_code == 200
+        clock.advance(7 * 3600)  # the incident is over
+        late = await pull(space, mobility, transfer_id)
+        assert late.status_code == 403 and "event" in late.json()["reason"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the run-time layer (usage/decisions.py UsageControl.facts) gives no `event` fact "
-    "(e.g. agreementSuspended) at any moment, so a prohibition conditioned on an event applies "
-    "always (unknown = applies) and the honest path is refused at negotiation",
-)
 async def test_event_prohibition_applies_once_the_event_occurred(tmp_path: Path) -> None:
-    """A prohibition of ``use`` once ``event isAnyOf ["agreementSuspended"]``: before that event
-    the data flows."""
+    """A prohibition of ``use`` once ``event isAnyOf ["dataRecall"]``: the data flows until
+    the provider declares the event, then each access is refused."""
     clock = ManualClock()
     async with usage_space(tmp_path, ["city", "mobility"], clock) as space:
         city, mobility = space.nodes["city"], space.nodes["mobility"]
         doc = {
             **USE,
             "prohibition": [
-                {"action": "use", "constraint": [c("event", "isAnyOf", ["agreementSuspended"])]}
+                {"action": "use", "constraint": [c("event", "isAnyOf", ["dataRecall"])]}
             ],
         }
         offer(city, "counts", data_file(tmp_path), doc)
         agreement_id = (await negotiate(mobility, city, "counts"))["contractAgreementId"]
         transfer_id = (await start_transfer(mobility, city, agreement_id))["@id"]
         assert (await pull(space, mobility, transfer_id)).status_code == 200
+        await signal(city, "dataRecall")
+        refused = await pull(space, mobility, transfer_id)
+        assert refused.status_code == 403 and "dataRecall" in refused.text
 
 
 # --- N times -----------------------------------------------------------------------------------
@@ -361,20 +372,19 @@ async def test_security_level_fails_closed(tmp_path: Path) -> None:
 # --- state -------------------------------------------------------------------------------------
 
 
-async def test_state_restricted_fails_closed(tmp_path: Path) -> None:
-    """``twinspace:state``: the consumer's system states are not known to the provider's
-    run-time layer, so a policy on them denies (fail closed); the same offer without it is
-    agreed."""
+async def test_state_restricted(tmp_path: Path) -> None:
+    """``twinspace:state isAnyOf ["agreementActive"]``: refused while the system is not in that
+    state (the reason names it), agreed once the operator declares it."""
     clock = ManualClock()
     async with usage_space(tmp_path, ["city", "mobility"], clock) as space:
         city, mobility = space.nodes["city"], space.nodes["mobility"]
         data = data_file(tmp_path)
-        offer(city, "open", data, USE)
         offer(city, "counts", data, policy(permit(c(TP + "state", "isAnyOf", ["agreementActive"]))))
-        await negotiate(mobility, city, "open")
         refused = await negotiate(mobility, city, "counts", "TERMINATED")
         assert "POLICY_DENIED" in refused["errorDetail"]
-        assert "no value for state" in refused["errorDetail"]
+        assert "state" in refused["errorDetail"]
+        await signal(city, "agreementActive", kind="state")
+        await negotiate(mobility, city, "counts")
 
 
 # --- use and delete after ----------------------------------------------------------------------

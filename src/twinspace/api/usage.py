@@ -4,6 +4,8 @@
 ``POST /policies/explain``            a decision with its reasons for a described request
 ``GET  /agreements/{id}/usage``       uses, duties and the usage log of an agreement
 ``POST /transferprocesses/{id}/received``  where the consumer keeps a pulled copy (delete duties)
+``POST|GET /signals``, ``DELETE /signals/{name}``
+                                      events and states for the facts ``event``, ``state``
 ``POST|GET /acceptancerules``, ``DELETE /acceptancerules/{id}``
                                       the consumer's acceptance profile
 """
@@ -56,6 +58,20 @@ def management_routes(api: APIRouter, connector: Connector) -> None:
     async def received(transfer_id: str, request: Request) -> JSONResponse:
         body = await _body(request, limit)
         return JSONResponse(await run_in_threadpool(admin.record_received, ctx, transfer_id, body))
+
+    @api.post("/signals", tags=["usage"])
+    async def put_signal(request: Request) -> JSONResponse:
+        body = await _body(request, limit)
+        return JSONResponse(await run_in_threadpool(admin.put_signal, ctx, body))
+
+    @api.get("/signals", tags=["usage"])
+    async def list_signals() -> JSONResponse:
+        return JSONResponse(await run_in_threadpool(admin.list_signals, ctx))
+
+    @api.delete("/signals/{name}", tags=["usage"])
+    async def delete_signal(name: str) -> Response:
+        await run_in_threadpool(admin.delete_signal, ctx, name)
+        return Response(status_code=204)
 
     @api.post("/acceptancerules", tags=["usage"])
     async def create_rule(request: Request) -> JSONResponse:

@@ -103,7 +103,7 @@ class Negotiations(ProcessService[Negotiation]):
         """Agree if the consumer may see the offer (access policy, moment ``catalog``) and the
         offer's policy holds for it now (moment ``negotiation``); else terminate with why."""
         usage = self.ctx.usage
-        facts = usage.facts(n.caller_claims, now=now)
+        facts = usage.facts(n.caller_claims, now=now, tx=tx)
         caller = n.counter_party_id
         offer = n.offer or {}
         access = self.ctx.catalog.access_policy_of(tx, str(offer.get("@id", "")))

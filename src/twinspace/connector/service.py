@@ -17,7 +17,7 @@ from twinspace.connector.manager import OutboxManager, Pusher
 from twinspace.connector.negotiations import Negotiations
 from twinspace.connector.transfers import Transfers
 from twinspace.settings import Settings
-from twinspace.store import DutyRecord, Store
+from twinspace.store import DutyRecord, Store, Tx
 from twinspace.trust.enrolment import Enrolment
 from twinspace.trust.holder import CredentialService
 from twinspace.trust.participant import ParticipantIdentity, load_identity
@@ -140,9 +140,9 @@ class Connector:
     def wake(self) -> None:
         self.manager.wake()
 
-    def visible_to(self, claims: dict[str, Any] | None) -> Callable[[dict[str, Any]], bool]:
+    def visible_to(self, claims: dict[str, Any] | None, tx: Tx) -> Callable[[dict[str, Any]], bool]:
         """Whether an access policy lets the caller (``claims`` snapshot) see an offer."""
-        facts = self.ctx.usage.facts(claims, now=self.ctx.clock.now())
+        facts = self.ctx.usage.facts(claims, now=self.ctx.clock.now(), tx=tx)
         caller = (claims or {}).get("did")
 
         def visible(policy: dict[str, Any]) -> bool:
@@ -155,7 +155,7 @@ class Connector:
         self, offset: int, limit: int, claims: dict[str, Any] | None = None
     ) -> tuple[list[dict[str, Any]], int]:
         with self.store.transaction() as tx:
-            datasets = self.ctx.catalog.datasets(tx, self.visible_to(claims))
+            datasets = self.ctx.catalog.datasets(tx, self.visible_to(claims, tx))
         return datasets[offset : offset + limit], len(datasets)
 
     def dataset(
@@ -165,7 +165,7 @@ class Connector:
             asset = tx.assets.find(dataset_id)
             if asset is None:
                 return None
-            return self.ctx.catalog.dataset(tx, asset, self.visible_to(claims))
+            return self.ctx.catalog.dataset(tx, asset, self.visible_to(claims, tx))
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Connector]:

@@ -124,6 +124,7 @@ class Transfers(ProcessService[Transfer]):
             now=now,
             agreement=agreement,
             count=tx.counters.get(agreement.id),
+            tx=tx,
             purpose=t.purpose,
         )
         decision = usage.decide(

@@ -201,3 +201,15 @@ class AcceptanceRule:
     id: str
     policy: Json
     created_at: datetime
+
+
+@dataclass
+class Signal:
+    """An event that occurred (``kind`` event) or a state the system is in (``kind`` state),
+    for the policy facts ``event`` and ``twinspace:state``; active from ``since`` to ``until``."""
+
+    name: str
+    kind: str
+    since: datetime
+    until: datetime | None = None
+    note: str | None = None

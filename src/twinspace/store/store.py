@@ -35,7 +35,7 @@ from twinspace.store.records import (
 )
 from twinspace.store.rows import Rows, from_row
 from twinspace.store.trust_rows import Members, SeenTokens, Wallet
-from twinspace.store.usage_rows import AcceptanceRules, Counters, Duties, UsageLog
+from twinspace.store.usage_rows import AcceptanceRules, Counters, Duties, Signals, UsageLog
 
 
 class ProcessRows(Rows):
@@ -241,6 +241,7 @@ class Tx:
         self.duties = Duties(conn)
         self.usage_log = UsageLog(conn)
         self.acceptance_rules = AcceptanceRules(conn)
+        self.signals = Signals(conn)
 
 
 class Store:

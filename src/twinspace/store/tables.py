@@ -221,3 +221,13 @@ acceptance_rules = sa.Table(  # consumer: the policies it agrees to without a hu
     sa.Column("policy", sa.JSON, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
+
+signals = sa.Table(  # events that occurred and states the system is in, declared by the operator
+    "signals",
+    metadata,
+    sa.Column("name", sa.String(256), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("since", UTCDateTime, nullable=False),
+    sa.Column("until", UTCDateTime),
+    sa.Column("note", sa.Text),
+)

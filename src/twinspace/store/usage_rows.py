@@ -14,6 +14,7 @@ from twinspace.store.records import (
     DUTY_PENDING,
     AcceptanceRule,
     DutyRecord,
+    Signal,
     UsageCounter,
     UsageEntry,
 )
@@ -131,3 +132,17 @@ class UsageLog:
 class AcceptanceRules(Rows):
     def __init__(self, conn: Connection) -> None:
         super().__init__(conn, t.acceptance_rules, AcceptanceRule, "acceptance rule")
+
+
+class Signals(Rows):
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(conn, t.signals, Signal, "signal")
+
+    def active(self, kind: str, now: datetime) -> frozenset[str]:
+        c = t.signals.c
+        rows = self.conn.execute(
+            sa.select(c.name).where(
+                c.kind == kind, c.since <= now, sa.or_(c.until.is_(None), c.until > now)
+            )
+        )
+        return frozenset(str(r[0]) for r in rows)

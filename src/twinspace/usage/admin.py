@@ -9,8 +9,10 @@ from typing import Any, cast
 
 from twinspace.connector.context import Context
 from twinspace.connector.errors import ManagementError
+from twinspace.identity._time import parse_datetime
+from twinspace.identity.errors import IdentityError
 from twinspace.policy import MOMENTS, Moment, PolicyError, validate_policy
-from twinspace.store import AcceptanceRule
+from twinspace.store import AcceptanceRule, Signal
 
 Json = dict[str, Any]
 
@@ -172,3 +174,57 @@ def record_received(ctx: Context, transfer_id: str, body: Json) -> Json:
                 tx.duties.replace(duty)
                 changed.append(duty.id)
     return {"transferId": transfer_id, "path": path, "deleteDuties": changed}
+
+
+SIGNAL_KINDS = ("event", "state")
+
+
+def _signal_view(signal: Signal) -> Json:
+    return {
+        "name": signal.name,
+        "kind": signal.kind,
+        "since": signal.since.isoformat(),
+        "until": signal.until.isoformat() if signal.until else None,
+        "note": signal.note,
+    }
+
+
+def put_signal(ctx: Context, body: Json) -> Json:
+    """Declare an event that occurred or a state the system is in (policy facts ``event`` and
+    ``twinspace:state``): ``{"name", "kind": "event"|"state", "until"?, "note"?}``."""
+    name, kind = body.get("name"), body.get("kind", "event")
+    if not isinstance(name, str) or not name.strip() or len(name) > 256:
+        raise invalid("name must be a non-empty string of at most 256 characters")
+    if kind not in SIGNAL_KINDS:
+        raise invalid(f"kind must be one of {', '.join(SIGNAL_KINDS)}")
+    until = body.get("until")
+    try:
+        until_at = None if until is None else parse_datetime(until, "until")
+    except IdentityError as exc:
+        raise invalid(exc.message) from None
+    note = body.get("note")
+    signal = Signal(
+        name=name.strip(),
+        kind=str(kind),
+        since=ctx.clock.now(),
+        until=until_at,
+        note=note if isinstance(note, str) else None,
+    )
+    with ctx.store.transaction() as tx:
+        if tx.signals.find(signal.name) is not None:
+            tx.signals.replace(signal)
+        else:
+            tx.signals.insert(signal)
+    return _signal_view(signal)
+
+
+def list_signals(ctx: Context) -> list[Json]:
+    with ctx.store.transaction() as tx:
+        return [_signal_view(s) for s in tx.signals.list()]
+
+
+def delete_signal(ctx: Context, name: str) -> None:
+    with ctx.store.transaction() as tx:
+        if tx.signals.find(name) is None:
+            raise ManagementError(404, f"no signal {name!r}", "ObjectNotFound")
+        tx.signals.delete(name)

@@ -32,7 +32,7 @@ from twinspace.policy import (
     compile_policy,
     parse_policy,
 )
-from twinspace.store import Agreement
+from twinspace.store import Agreement, Tx
 
 from .claims import facts_of
 
@@ -152,12 +152,17 @@ class UsageControl:
         now: datetime,
         agreement: Agreement | None = None,
         count: int | None = None,
+        tx: Tx | None = None,
         **declared: Any,
     ) -> dict[str, Any]:
-        """The facts of a moment: claims, time, agreement age and uses, what the request declared
-        (``purpose``, ``deploymentLocation``, ``spatial``...; None values are left out)."""
+        """The facts of a moment: claims, time, agreement age and uses, the events and states the
+        operator declared (with ``tx``), what the request declared (``purpose``,
+        ``deploymentLocation``, ``spatial``...; None values are left out)."""
         facts = facts_of(claims, self.dataspace)
         facts["dateTime"] = now
+        if tx is not None:
+            facts["event"] = tx.signals.active("event", now)
+            facts["state"] = tx.signals.active("state", now)
         if agreement is not None:
             facts["elapsedTime"] = now - agreement.signed_at
         if count is not None:

@@ -70,6 +70,7 @@ def check_access(
         now=now,
         agreement=agreement,
         count=uses - 1,
+        tx=tx,
         **{"purpose": t.purpose, **declared},
     )
     decision = usage.decide(

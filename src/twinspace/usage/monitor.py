@@ -152,6 +152,7 @@ class PolicyMonitor:
                 now=now,
                 agreement=agreement,
                 count=tx.counters.get(agreement.id),
+                tx=tx,
                 purpose=current.purpose,
             )
             decision = usage.decide(

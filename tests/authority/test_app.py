@@ -308,6 +308,7 @@ async def test_admin_register(space: Space) -> None:
         "registrationNumber": "HRB 4",
         "country": "FR",
         "roles": ["provider"],
+        "securityLevel": None,
         "status": "active",
         "statusIndex": 0,
         "reason": None,

@@ -269,3 +269,23 @@ def test_reasons() -> None:
     for bad in ([1], {"reason": 3}, {"reason": "x" * 2000}):
         with pytest.raises(AuthorityError):
             parse_reason(bad)
+
+
+def test_a_certified_security_level_goes_into_the_membership_credential() -> None:
+    from twinspace.authority.errors import AuthorityError
+    from twinspace.authority.validation import parse_onboarding
+
+    body = {
+        "did": "did:web:city.test:city",
+        "legalName": "City",
+        "registrationNumber": "R-1",
+        "country": "DE",
+        "securityLevel": "trust",
+    }
+    assert parse_onboarding(body).security_level == "trust"
+    try:
+        parse_onboarding({**body, "securityLevel": "gold"})
+    except AuthorityError as exc:
+        assert "securityLevel" in str(exc)
+    else:
+        raise AssertionError("an unknown level was accepted")

@@ -10,7 +10,7 @@ from twinspace.store.tables import metadata
 
 from .factories import asset
 
-HEAD = "0004"
+HEAD = "0005"
 
 
 def _tables(url: str) -> set[str]:

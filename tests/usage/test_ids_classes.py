@@ -352,13 +352,15 @@ async def test_n_times(tmp_path: Path) -> None:
 # --- security level ----------------------------------------------------------------------------
 
 
-async def test_security_level_fails_closed(tmp_path: Path) -> None:
-    """``twinspace:securityLevel gteq trust``: no credential states a security level, so the
-    run-time layer has no such fact and the policy denies (fail closed), in the catalog as an
-    access policy and at negotiation as a contract policy."""
+async def test_security_level(tmp_path: Path) -> None:
+    """``twinspace:securityLevel gteq trust``: a member the authority certified ``trust+`` sees
+    and gets the offer; a member without a certified level does not (fail closed: no such fact),
+    in the catalog as an access policy and at negotiation as a contract policy."""
     clock = ManualClock()
-    async with usage_space(tmp_path, ["city", "mobility"], clock) as space:
-        city, mobility = space.nodes["city"], space.nodes["mobility"]
+    names = ["city", "mobility", "port"]
+    async with usage_space(tmp_path, names, clock, onboard=["city", "mobility"]) as space:
+        city, mobility, port = (space.nodes[n] for n in names)
+        await onboard_late(space, "port", securityLevel="trust+")
         data = data_file(tmp_path)
         level = policy(permit(c(TP + "securityLevel", "gteq", "trust")))
         offer(city, "hidden", data, USE, access=level)
@@ -367,6 +369,8 @@ async def test_security_level_fails_closed(tmp_path: Path) -> None:
         refused = await negotiate(mobility, city, "counts", "TERMINATED")
         assert "POLICY_DENIED" in refused["errorDetail"]
         assert "no value for securityLevel" in refused["errorDetail"]
+        assert sorted(dataset_ids(await catalog(port, city))) == ["counts", "hidden"]
+        await negotiate(port, city, "counts")
 
 
 # --- state -------------------------------------------------------------------------------------

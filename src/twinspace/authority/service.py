@@ -105,6 +105,7 @@ class AuthorityService:
                         registration_number=request.registration_number,
                         country=request.country,
                         roles=list(request.roles),
+                        security_level=request.security_level,
                         status=MEMBER_ACTIVE,
                         status_index=tx.members.next_status_index(),
                         onboarded_at=now,
@@ -202,6 +203,8 @@ class AuthorityService:
             credential = membership_credential(
                 member_of=self.settings.dataspace, roles=member.roles, **common
             )
+            if member.security_level:  # certified by the authority at onboarding
+                credential["credentialSubject"]["securityLevel"] = member.security_level
         else:
             credential = legal_participant_credential(
                 legal_name=member.legal_name,

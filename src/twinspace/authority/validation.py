@@ -42,6 +42,7 @@ class Onboarding:
     registration_number: str
     country: str
     roles: tuple[str, ...] = ()
+    security_level: str | None = None
 
 
 def bad(message: str) -> AuthorityError:
@@ -102,7 +103,8 @@ def check_roles(roles: object) -> tuple[str, ...]:
 
 
 def parse_onboarding(body: object) -> Onboarding:
-    """``{"did", "legalName", "registrationNumber", "country", "roles"}`` -> :class:`Onboarding`."""
+    """``{"did", "legalName", "registrationNumber", "country", "roles", "securityLevel"?}`` ->
+    :class:`Onboarding`."""
     if not isinstance(body, Mapping):
         raise bad("the body must be a JSON object with did, legalName, registrationNumber, country")
     return Onboarding(
@@ -111,7 +113,20 @@ def parse_onboarding(body: object) -> Onboarding:
         registration_number=_text(body, "registrationNumber", MAX_REGISTRATION_NUMBER),
         country=check_country(body.get("country")),
         roles=check_roles(body.get("roles")),
+        security_level=check_security_level(body.get("securityLevel")),
     )
+
+
+#: IDS certification levels, lowest first (the policy operand ``twinspace:securityLevel``).
+SECURITY_LEVELS = ("base", "trust", "trust+")
+
+
+def check_security_level(value: object) -> str | None:
+    if value is None:
+        return None
+    if value not in SECURITY_LEVELS:
+        raise bad(f"'securityLevel' must be one of {', '.join(SECURITY_LEVELS)}")
+    return str(value)
 
 
 def parse_reason(body: object) -> str | None:

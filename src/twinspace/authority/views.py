@@ -45,6 +45,7 @@ def member_view(member: Member) -> dict[str, Any]:
         "registrationNumber": member.registration_number,
         "country": member.country,
         "roles": list(member.roles),
+        "securityLevel": member.security_level,
         "status": member.status,
         "statusIndex": member.status_index,
         "reason": member.reason,

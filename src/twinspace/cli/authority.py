@@ -88,17 +88,23 @@ def onboard(
     role: Annotated[
         list[str] | None, typer.Option(help="A role in the data space (repeatable).")
     ] = None,
+    security_level: Annotated[
+        str | None,
+        typer.Option(help="Certified security level: base, trust or trust+ (IDS)."),
+    ] = None,
     url: UrlOption = DEFAULT_AUTHORITY_URL,
     api_key: KeyOption = None,
 ) -> None:
     """Onboard a participant: it may then fetch its credentials from the authority."""
-    body = {
+    body: dict[str, object] = {
         "did": did,
         "legalName": legal_name,
         "registrationNumber": registration_number,
         "country": country,
         "roles": role or [],
     }
+    if security_level:
+        body["securityLevel"] = security_level
 
     member = _call(ctx, url, api_key, lambda client: client.onboard(body))
     _show(member, "onboarded")

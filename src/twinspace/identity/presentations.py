@@ -41,6 +41,8 @@ class ParticipantClaims:
     country: str | None
     credential_types: frozenset[str]
     credentials: tuple[VerifiedCredential, ...]
+    #: From the membership credential, when the authority certified one (base, trust, trust+).
+    security_level: str | None = None
 
 
 def create_presentation(
@@ -149,6 +151,7 @@ def summarise(did: str, credentials: Sequence[VerifiedCredential]) -> Participan
     """Fold verified credentials into :class:`ParticipantClaims` (first LegalParticipant wins)."""
     member_of: set[str] = set()
     roles: set[str] = set()
+    levels: list[str] = []
     legal: Mapping[str, Any] = {}
     for credential in credentials:
         subject = credential.subject
@@ -158,6 +161,8 @@ def summarise(did: str, credentials: Sequence[VerifiedCredential]) -> Participan
             raw_roles = subject.get("roles", [])
             if isinstance(raw_roles, list):
                 roles.update(r for r in raw_roles if isinstance(r, str))
+            if isinstance(subject.get("securityLevel"), str):
+                levels.append(subject["securityLevel"])
         if LEGAL_PARTICIPANT in credential.types and not legal:
             legal = subject
 
@@ -175,4 +180,5 @@ def summarise(did: str, credentials: Sequence[VerifiedCredential]) -> Participan
         country=text("country"),
         credential_types=frozenset().union(*(c.types for c in credentials)),
         credentials=tuple(credentials),
+        security_level=levels[0] if levels else None,
     )

@@ -150,6 +150,7 @@ class Member:
     onboarded_at: datetime
     updated_at: datetime
     reason: str | None = None
+    security_level: str | None = None  # base | trust | trust+ (IDS certification levels)
 
 
 @dataclass

@@ -167,6 +167,7 @@ members = sa.Table(  # the governance authority's register of onboarded particip
     sa.Column("registration_number", sa.String(128), nullable=False),
     sa.Column("country", sa.String(2), nullable=False),
     sa.Column("roles", sa.JSON, nullable=False),
+    sa.Column("security_level", sa.String(16)),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("status_index", sa.Integer, nullable=False, unique=True),
     sa.Column("reason", sa.Text),

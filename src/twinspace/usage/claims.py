@@ -29,6 +29,7 @@ def snapshot(claims: ParticipantClaims | None, caller: str | None) -> Json | Non
         "legalName": claims.legal_name,
         "registrationNumber": claims.registration_number,
         "country": claims.country,
+        "securityLevel": claims.security_level,
         "credentialTypes": sorted(claims.credential_types),
         # enough to check again later whether the credentials still hold
         "status": [

@@ -10,7 +10,7 @@ from twinspace.store.tables import metadata
 
 from .factories import asset
 
-HEAD = "0005"
+HEAD = "0006"
 
 
 def _tables(url: str) -> set[str]:

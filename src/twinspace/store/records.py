@@ -214,3 +214,54 @@ class Signal:
     since: datetime
     until: datetime | None = None
     note: str | None = None
+
+
+@dataclass
+class LogLeaf:
+    """One entry of the transparency log (log service side)."""
+
+    idx: int
+    leaf_hash: str
+    entry: str
+    submitter: str
+    kind: str
+    subject: str
+    received_at: datetime
+
+
+@dataclass
+class LogCheckpoint:
+    size: int
+    root: str
+    signed: Json
+    created_at: datetime
+
+
+#: Submission states.
+LOG_PENDING, LOG_LOGGED, LOG_FAILED = "PENDING", "LOGGED", "FAILED"
+
+
+@dataclass
+class LogSubmission:
+    """An entry this participant must get into the log; ``receipt`` once the log promised it."""
+
+    id: str
+    kind: str
+    subject: str
+    entry: str
+    next_attempt_at: datetime
+    created_at: datetime
+    state: str = LOG_PENDING
+    attempts: int = 0
+    last_error: str | None = None
+    receipt: str | None = None
+    leaf_index: int | None = None
+    logged_at: datetime | None = None
+
+
+@dataclass
+class SeenCheckpoint:
+    size: int
+    root: str
+    signed: Json
+    seen_at: datetime

@@ -20,6 +20,12 @@ from sqlalchemy.engine import Connection, Engine
 from twinspace.store import tables as t
 from twinspace.store.db import create_engine, migrate
 from twinspace.store.errors import Conflict
+from twinspace.store.ledger_rows import (
+    LogCheckpoints,
+    LogLeaves,
+    LogSubmissions,
+    SeenCheckpoints,
+)
 from twinspace.store.records import (
     FAILED,
     PENDING,
@@ -242,6 +248,10 @@ class Tx:
         self.usage_log = UsageLog(conn)
         self.acceptance_rules = AcceptanceRules(conn)
         self.signals = Signals(conn)
+        self.log_leaves = LogLeaves(conn)
+        self.log_checkpoints = LogCheckpoints(conn)
+        self.log_submissions = LogSubmissions(conn)
+        self.seen_checkpoints = SeenCheckpoints(conn)
 
 
 class Store:

@@ -232,3 +232,53 @@ signals = sa.Table(  # events that occurred and states the system is in, declare
     sa.Column("until", UTCDateTime),
     sa.Column("note", sa.Text),
 )
+
+# --- transparency log (issue 6) -----------------------------------------------------------------
+
+log_leaves = sa.Table(  # the log service: every accepted entry, append-only, in order
+    "log_leaves",
+    metadata,
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("leaf_hash", sa.String(64), nullable=False),
+    sa.Column("entry", sa.Text, nullable=False),  # the submitter's signed entry (compact JWS)
+    sa.Column("submitter", sa.String(512), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("subject", sa.String(512), nullable=False, index=True),  # agreement / transfer id
+    sa.Column("received_at", UTCDateTime, nullable=False),
+)
+
+log_checkpoints = sa.Table(  # the log service: each signed tree head it published
+    "log_checkpoints",
+    metadata,
+    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("root", sa.String(64), nullable=False),
+    sa.Column("signed", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+log_submissions = sa.Table(  # a participant: what it must get logged, and the receipts it got
+    "log_submissions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("subject", sa.String(512), nullable=False, index=True),
+    sa.Column("entry", sa.Text, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("receipt", sa.Text),
+    sa.Column("leaf_index", sa.BigInteger),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("logged_at", UTCDateTime),
+    sa.Index("ix_log_submissions_due", "state", "next_attempt_at"),
+)
+
+seen_checkpoints = sa.Table(  # a participant: the log's checkpoints it has seen (for audits)
+    "seen_checkpoints",
+    metadata,
+    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("root", sa.String(64), nullable=False),
+    sa.Column("signed", sa.JSON, nullable=False),
+    sa.Column("seen_at", UTCDateTime, nullable=False),
+)

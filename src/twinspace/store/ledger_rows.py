@@ -61,6 +61,15 @@ class LogLeaves:
         stmt = sa.select(t.log_leaves).where(c.idx >= start, c.idx < end).order_by(c.idx)
         return [from_row(LogLeaf, r) for r in self.conn.execute(stmt).mappings()]
 
+    def find_hash(self, leaf_hash: str) -> LogLeaf | None:
+        c = t.log_leaves.c
+        row = (
+            self.conn.execute(sa.select(t.log_leaves).where(c.leaf_hash == leaf_hash).limit(1))
+            .mappings()
+            .first()
+        )
+        return None if row is None else from_row(LogLeaf, row)
+
     def about(self, subject: str) -> list[LogLeaf]:
         c = t.log_leaves.c
         stmt = sa.select(t.log_leaves).where(c.subject == subject).order_by(c.idx)

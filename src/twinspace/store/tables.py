@@ -239,7 +239,7 @@ log_leaves = sa.Table(  # the log service: every accepted entry, append-only, in
     "log_leaves",
     metadata,
     sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("leaf_hash", sa.String(64), nullable=False),
+    sa.Column("leaf_hash", sa.String(64), nullable=False, index=True),
     sa.Column("entry", sa.Text, nullable=False),  # the submitter's signed entry (compact JWS)
     sa.Column("submitter", sa.String(512), nullable=False),
     sa.Column("kind", sa.String(32), nullable=False),

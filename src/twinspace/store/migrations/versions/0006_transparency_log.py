@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("idx", name=op.f("pk_log_leaves")),
     )
     op.create_index(op.f("ix_log_leaves_subject"), "log_leaves", ["subject"], unique=False)
+    op.create_index(op.f("ix_log_leaves_leaf_hash"), "log_leaves", ["leaf_hash"], unique=False)
     op.create_table(
         "log_checkpoints",
         sa.Column("size", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -74,5 +75,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_log_submissions_subject"), table_name="log_submissions")
     op.drop_table("log_submissions")
     op.drop_table("log_checkpoints")
+    op.drop_index(op.f("ix_log_leaves_leaf_hash"), table_name="log_leaves")
     op.drop_index(op.f("ix_log_leaves_subject"), table_name="log_leaves")
     op.drop_table("log_leaves")

@@ -7,8 +7,6 @@ failure (nothing listening, a wrong key, a refused change) is one line and exit 
 
 from __future__ import annotations
 
-import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -18,7 +16,7 @@ from rich.markup import escape
 
 from twinspace.authority.client import DEFAULT_AUTHORITY_URL, AdminClientError, AuthorityClient
 from twinspace.cli.console import CliError, console, fail, run
-from twinspace.cli.serve import settings_from
+from twinspace.cli.serve import run_server, settings_from, setup_logging, with_api_key
 from twinspace.identity import IdentityError
 
 authority_app = typer.Typer(
@@ -239,8 +237,6 @@ def serve(
     ] = "info",
 ) -> None:
     """Run the governance authority (issuer service, status lists, admin API) until stopped."""
-    import uvicorn
-
     from twinspace.authority import create_authority_app
 
     try:
@@ -262,13 +258,8 @@ def serve(
         fail(exc)
     except IdentityError as exc:  # a public URL or name that makes no did:web DID
         fail(CliError(f"invalid settings: {exc.message}"))
-    if not settings.api_key:
-        settings = settings.model_copy(update={"api_key": secrets.token_urlsafe(24)})
-        console.print(f"[yellow]no API key given; generated one:[/] {settings.api_key}")
-    level = log_level.upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if level != "DEBUG":
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    settings = with_api_key(settings)
+    setup_logging(log_level)
     try:
         app = create_authority_app(settings)
     except Exception as exc:  # a key file or database that cannot be used, mostly
@@ -283,15 +274,4 @@ def serve(
         f"  admin        {base}/admin/participants  (X-Api-Key)\n"
         f"  data space   {settings.dataspace}"
     )
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level.lower(),
-        lifespan="on",
-        timeout_graceful_shutdown=10,
-    )
-    server = uvicorn.Server(config)
-    server.run()
-    if not server.started:
-        fail(CliError(f"the authority {settings.name} did not start (see the log above)"))
+    run_server(app, settings, log_level, f"the authority {settings.name}")

@@ -25,6 +25,40 @@ def settings_from(overrides: dict[str, Any]) -> Settings:
         raise CliError(f"invalid settings: {problems}") from None
 
 
+def with_api_key(settings: Settings) -> Settings:
+    """``settings`` with an API key: the given one, else a generated one (printed)."""
+    if settings.api_key:
+        return settings
+    settings = settings.model_copy(update={"api_key": secrets.token_urlsafe(24)})
+    console.print(f"[yellow]no API key given; generated one:[/] {settings.api_key}")
+    return settings
+
+
+def setup_logging(log_level: str) -> None:
+    level = log_level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step
+
+
+def run_server(app: Any, settings: Settings, log_level: str, what: str) -> None:
+    """Serve ``app`` with uvicorn until SIGINT/SIGTERM (graceful); exit 1 if it never started."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level.lower(),
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    server.run()  # uvicorn turns SIGINT/SIGTERM into a graceful shutdown
+    if not server.started:
+        fail(CliError(f"{what} did not start (see the log above)"))
+
+
 def serve(
     ctx: typer.Context,
     name: Annotated[
@@ -95,8 +129,6 @@ def serve(
     Options override the TWINSPACE_* environment variables. SIGTERM or Ctrl-C shut it down
     gracefully: in-flight requests finish and the outbound manager stops.
     """
-    import uvicorn
-
     from twinspace.app import create_app
 
     try:
@@ -117,13 +149,8 @@ def serve(
         )
     except CliError as exc:
         fail(exc)
-    if not settings.api_key:
-        settings = settings.model_copy(update={"api_key": secrets.token_urlsafe(24)})
-        console.print(f"[yellow]no API key given; generated one:[/] {settings.api_key}")
-    level = log_level.upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if level != "DEBUG":
-        logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step
+    settings = with_api_key(settings)
+    setup_logging(log_level)
     try:
         app = create_app(settings)
     except Exception as exc:  # a database that cannot be opened or migrated, mostly
@@ -139,18 +166,7 @@ def serve(
         f"  management {base}/management/v3  (X-Api-Key)\n"
         f"  store      {_shown_url(settings.effective_database_url())}"
     )
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level.lower(),
-        lifespan="on",
-        timeout_graceful_shutdown=10,
-    )
-    server = uvicorn.Server(config)
-    server.run()  # uvicorn turns SIGINT/SIGTERM into a graceful shutdown
-    if not server.started:
-        fail(CliError(f"{settings.name} did not start (see the log above)"))
+    run_server(app, settings, log_level, settings.name)
 
 
 def _shown_url(url: str) -> str:

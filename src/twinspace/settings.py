@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         description="DID of the governance authority: trusted as an issuer, and this participant "
         "asks it for its own credentials",
     )
+    transparency_log: str | None = Field(
+        None,
+        description="DID of the transparency log agreements and transfers are logged to "
+        "(default: the authority, with auth=dcp; 'none' turns logging off)",
+    )
     trusted_issuers: list[str] = Field(
         default_factory=list,
         description='More trusted credential issuers (DIDs, JSON list: ["did:web:..."])',
@@ -143,6 +148,12 @@ class Settings(BaseSettings):
         if self.tck_mode and self.auth != "none":
             raise ValueError("TCK mode speaks the unauthenticated profile: set auth=none")
         return self
+
+    def log_did(self) -> str | None:
+        """The transparency log to use: the configured one, else the authority's (DCP only)."""
+        if self.transparency_log == "none" or self.auth != "dcp":
+            return None
+        return self.transparency_log or self.authority
 
     def issuers(self) -> frozenset[str]:
         """Trusted credential issuers: the authority and the extra ones."""

@@ -70,7 +70,8 @@ async def test_did_document(space: Space) -> None:
     assert method["publicKeyJwk"]["crv"] == "Ed25519" and "d" not in method["publicKeyJwk"]
     assert document["authentication"] == document["assertionMethod"] == [f"{AUTHORITY}#key-1"]
     assert [(s["type"], s["serviceEndpoint"]) for s in document["service"]] == [
-        ("IssuerService", f"{BASE}/issuer")
+        ("IssuerService", f"{BASE}/issuer"),
+        ("TransparencyLog", f"{BASE}/log"),
     ]
 
 

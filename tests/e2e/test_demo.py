@@ -83,6 +83,9 @@ def test_demo_runs_and_leaves_nothing_behind(tmp_path: Path) -> None:
     # usage control: the provider counted the use, was notified, explains a refusal
     assert "counted 1 use(s) of traffic-counts, and was notified by the city" in output
     assert "a use for advertising would be refused: purpose 'advertising'" in output
+    # traceability: the agreements and transfers are in the log, audited, with proofs
+    assert "the city audited the transparency log" in output
+    assert "every inclusion proof verified" in output
     # every process (three participants, the authority) is gone and its port is free again
     ports = [base, base + 1, base + 2, base + 3]
     assert not any(serving(p) for p in ports)

@@ -21,6 +21,8 @@ from starlette.concurrency import run_in_threadpool
 
 from twinspace.connector.errors import ManagementError
 from twinspace.connector.service import Connector
+from twinspace.identity import IdentityError
+from twinspace.ledger import LedgerError
 from twinspace.usage import admin
 
 
@@ -58,6 +60,29 @@ def management_routes(api: APIRouter, connector: Connector) -> None:
     async def received(transfer_id: str, request: Request) -> JSONResponse:
         body = await _body(request, limit)
         return JSONResponse(await run_in_threadpool(admin.record_received, ctx, transfer_id, body))
+
+    @api.get("/transparency", tags=["transparency"])
+    async def transparency() -> JSONResponse:
+        """This participant's view of the transparency log (for ``twinspace audit``)."""
+        if connector.ledger is None:
+            raise ManagementError(
+                409, "no transparency log is configured (auth=dcp and an authority)", "NotSupported"
+            )
+        try:
+            return JSONResponse(await connector.ledger.view())
+        except IdentityError as exc:
+            raise ManagementError(502, f"the log cannot be reached: {exc.message}") from None
+
+    @api.get("/agreements/{agreement_id}/trail", tags=["transparency"])
+    async def trail(agreement_id: str) -> JSONResponse:
+        """Everything the log holds about an agreement, each entry's inclusion proof verified
+        here against the log's signed checkpoint."""
+        if connector.ledger is None:
+            raise ManagementError(409, "no transparency log is configured", "NotSupported")
+        try:
+            return JSONResponse(await connector.ledger.trail(agreement_id))
+        except (IdentityError, LedgerError, OSError, ValueError) as exc:
+            raise ManagementError(502, f"the trail cannot be checked: {exc}") from None
 
     @api.post("/signals", tags=["usage"])
     async def put_signal(request: Request) -> JSONResponse:

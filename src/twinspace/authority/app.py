@@ -23,6 +23,8 @@ from twinspace import __version__
 from twinspace.clock import Clock, SystemClock
 from twinspace.settings import Settings
 from twinspace.store import Store
+from twinspace.transparency.log import LogService
+from twinspace.transparency.routes import router as log_router
 from twinspace.trust.participant import KEY_FRAGMENT, load_or_create_key
 from twinspace.trust.runtime import TrustRuntime
 
@@ -59,6 +61,7 @@ def create_authority_app(
     http = http_client or httpx.AsyncClient(timeout=settings.send_timeout)
     service = AuthorityService(settings, store=store, key=key, clock=clock)
     runtime = TrustRuntime(settings, did=did, key=key, store=store, clock=clock, http=http)
+    log_service = LogService(did=did, key=key, store=store, clock=clock, resolver=runtime.resolver)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -79,8 +82,10 @@ def create_authority_app(
     )
     app.state.authority = service
     app.state.trust = runtime
+    app.state.log = log_service
     _install_errors(app)
     app.include_router(public_router(service, runtime))
+    app.include_router(log_router(log_service, f"/{settings.name}/log"))
     app.include_router(admin_router(service, api_key))
     return app
 

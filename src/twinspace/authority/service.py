@@ -44,6 +44,7 @@ from twinspace.store import (
     Store,
 )
 from twinspace.store import tables as t
+from twinspace.transparency.log import LOG_SERVICE
 
 from .errors import AuthorityError
 from .validation import Onboarding
@@ -84,7 +85,16 @@ class AuthorityService:
         return f"{self.base}/status/{purpose}"
 
     def did_document(self) -> dict[str, Any]:
-        return build_did_document(self.did, [self.key], {ISSUER_SERVICE: self.issuer_url})
+        return build_did_document(
+            self.did,
+            [self.key],
+            {ISSUER_SERVICE: self.issuer_url, LOG_SERVICE: self.log_url},
+        )
+
+    @property
+    def log_url(self) -> str:
+        """The transparency log this authority runs."""
+        return f"{self.settings.base_url()}/{self.settings.name}/log"
 
     def trust_list(self) -> dict[str, Any]:
         return {"issuers": [self.did], "dataspace": self.settings.dataspace}

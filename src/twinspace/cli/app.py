@@ -9,6 +9,7 @@ import typer
 
 from twinspace import __version__
 from twinspace.cli import commands
+from twinspace.cli.audit import audit_command, trail_command
 from twinspace.cli.authority import authority_app
 from twinspace.cli.client import DEFAULT_CONNECTOR
 from twinspace.cli.console import console
@@ -62,6 +63,8 @@ app.command()(commands.negotiate)
 app.command()(commands.transfer)
 app.command()(commands.status)
 app.add_typer(authority_app, name="authority")
+app.command("audit")(audit_command)
+app.command("trail")(trail_command)
 
 
 @app.command()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,27 @@ async def wait_for_state(
         await asyncio.sleep(POLL_INTERVAL)
 
 
+async def wait_logged(
+    fetch: Callable[[], Awaitable[Json]], current: Json, *, what: str, timeout: float
+) -> list[int]:
+    """Starting from ``current`` (the process as last fetched), poll ``fetch`` until its
+    transparency-log entries have their receipts (a process is done for its user only then);
+    their log indexes. No log configured: []."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = current.get("transparencyLog")
+        if not isinstance(status, dict):
+            return []
+        if status.get("state") == "LOGGED":
+            return [int(i) for i in status.get("indexes") or []]
+        if status.get("state") == "FAILED" or time.monotonic() > deadline:
+            raise CliError(
+                f"{what} is not in the transparency log yet: {status.get('lastError') or 'pending'}"
+            )
+        await asyncio.sleep(POLL_INTERVAL)
+        current = await fetch()
+
+
 def _retrying(pending: Any) -> str:
     """Why a message of ours is still waiting to be delivered, if the connector says so."""
     if not isinstance(pending, dict) or not pending.get("lastError"):
@@ -103,6 +124,7 @@ class Negotiated:
     offer_id: str
     provider_id: str | None
     state: str
+    log_indexes: list[int] = field(default_factory=list)
 
 
 async def negotiate(
@@ -134,8 +156,19 @@ async def negotiate(
     agreement_id = final.get("contractAgreementId")
     if not agreement_id:
         raise CliError(f"negotiation {negotiation_id} is FINALIZED but names no agreement")
+    logged = await wait_logged(
+        lambda: client.negotiation(negotiation_id),
+        final,
+        what=f"agreement {agreement_id}",
+        timeout=timeout,
+    )
     return Negotiated(
-        negotiation_id, str(agreement_id), str(offer["@id"]), provider_id, str(final["state"])
+        negotiation_id,
+        str(agreement_id),
+        str(offer["@id"]),
+        provider_id,
+        str(final["state"]),
+        logged,
     )
 
 
@@ -163,6 +196,7 @@ class Transferred:
     nbytes: int
     path: Path | None
     seconds: float
+    log_indexes: list[int] = field(default_factory=list)
 
 
 async def transfer(
@@ -192,7 +226,8 @@ async def transfer(
             fetch, {"COMPLETED"}, what=what, timeout=timeout, on_state=on_state
         )
         nbytes = int(done.get("bytesTransferred") or 0)
-        return Transferred(transfer_id, "COMPLETED", nbytes, None, time.monotonic() - began)
+        logged = await wait_logged(fetch, done, what=what, timeout=timeout)
+        return Transferred(transfer_id, "COMPLETED", nbytes, None, time.monotonic() - began, logged)
 
     await wait_for_state(fetch, {"STARTED"}, what=what, timeout=timeout, on_state=on_state)
     address = dsp_data_address(await client.edr_data_address(transfer_id))
@@ -201,7 +236,10 @@ async def transfer(
     await client.record_received(transfer_id, str(out.resolve()))
     await client.complete_transfer(transfer_id)
     done = await wait_for_state(fetch, {"COMPLETED"}, what=what, timeout=timeout, on_state=on_state)
-    return Transferred(transfer_id, str(done["state"]), nbytes, out, time.monotonic() - began)
+    logged = await wait_logged(fetch, done, what=what, timeout=timeout)
+    return Transferred(
+        transfer_id, str(done["state"]), nbytes, out, time.monotonic() - began, logged
+    )
 
 
 async def pull(address: Json, out: Path, *, progress: Progress | None = None) -> int:

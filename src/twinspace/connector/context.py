@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -28,6 +28,14 @@ class Script(Protocol):
     def transfer(self, tx: Tx, t: Transfer, now: datetime) -> bool: ...
 
 
+class Ledger(Protocol):
+    """The transparency log hook (twinspace.transparency): queue a signed entry in ``tx``."""
+
+    def record(
+        self, tx: Tx, kind: str, subject: str, fields: Mapping[str, object], now: datetime
+    ) -> None: ...
+
+
 @dataclass
 class Context:
     settings: Settings
@@ -38,6 +46,8 @@ class Context:
     usage: UsageControl
     #: TCK mode hook: consulted first by ``Negotiations.react`` / ``Transfers.react``; None = off.
     script: Script | None = None
+    #: Transparency log: agreements and transfer states are logged (None: no log configured).
+    ledger: Ledger | None = None
 
     @property
     def participant_id(self) -> str:

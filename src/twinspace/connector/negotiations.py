@@ -24,6 +24,7 @@ from twinspace.protocol.negotiation import CN, NEGOTIATION, CNMessage, negotiati
 from twinspace.protocol.schemas import SchemaViolation, validate
 from twinspace.store import Agreement, Negotiation, OutboxItem, Tx
 from twinspace.store import tables as t
+from twinspace.transparency.submitter import digest
 from twinspace.usage.acceptance import acceptable, counter_offer, profile
 from twinspace.usage.decisions import why
 
@@ -200,17 +201,30 @@ class Negotiations(ProcessService[Negotiation]):
 
     def _store_agreement(self, tx: Tx, n: Negotiation, agreement: Json, now: datetime) -> None:
         if tx.agreements.find(agreement["@id"]) is None:
-            tx.agreements.insert(
-                Agreement(
-                    id=agreement["@id"],
-                    negotiation_id=n.id,
-                    asset_id=str(agreement.get("target", n.asset_id or "")),
-                    provider_id=str(agreement.get("assigner", "")),
-                    consumer_id=str(agreement.get("assignee", "")),
-                    policy=agreement,
-                    signed_at=now,
-                )
+            stored = Agreement(
+                id=agreement["@id"],
+                negotiation_id=n.id,
+                asset_id=str(agreement.get("target", n.asset_id or "")),
+                provider_id=str(agreement.get("assigner", "")),
+                consumer_id=str(agreement.get("assignee", "")),
+                policy=agreement,
+                signed_at=now,
             )
+            tx.agreements.insert(stored)
+            if self.ctx.ledger is not None:  # both sides log the agreement they concluded
+                self.ctx.ledger.record(
+                    tx,
+                    "agreement",
+                    stored.id,
+                    {
+                        "agreement": stored.id,
+                        "agreement_hash": digest(agreement),
+                        "provider": stored.provider_id,
+                        "consumer": stored.consumer_id,
+                        "asset": stored.asset_id,
+                    },
+                    now,
+                )
         n.agreement_id = agreement["@id"]
 
     # --- management (consumer initiates, either side terminates) --------------------------------

@@ -99,7 +99,10 @@ def start_negotiation(connector: Connector, body: Json) -> Json:
 
 
 def _negotiation_doc(tx: Tx, n: Negotiation) -> Json:
-    return views.negotiation_view(n, tx.outbox.latest_for(n.id))
+    doc = views.negotiation_view(n, tx.outbox.latest_for(n.id))
+    if n.agreement_id:
+        doc["transparencyLog"] = log_status(tx, n.agreement_id, "agreement")
+    return doc
 
 
 def query_negotiations(connector: Connector, spec: QuerySpec) -> list[Json]:
@@ -240,7 +243,35 @@ def start_transfer(connector: Connector, body: Json) -> Json:
 
 
 def _transfer_doc(tx: Tx, t: Transfer) -> Json:
-    return views.transfer_view(t, tx.outbox.latest_for(t.id))
+    doc = views.transfer_view(t, tx.outbox.latest_for(t.id))
+    doc["transparencyLog"] = log_status(tx, t.agreement_id, "transfer", transfer_id=t.id)
+    return doc
+
+
+def log_status(
+    tx: Tx, agreement_id: str, kind: str, *, transfer_id: str | None = None
+) -> Json | None:
+    """Where this process's entries stand in the transparency log (None: nothing to log).
+    A process is only done for its user once this says ``LOGGED``."""
+    from twinspace.ledger.entries import read_entry
+
+    mine = []
+    for s in tx.log_submissions.about(agreement_id):
+        if s.kind != kind:
+            continue
+        if transfer_id is not None and read_entry(s.entry).entry.get("transfer") != transfer_id:
+            continue
+        mine.append(s)
+    if not mine:
+        return None
+    states = {s.state for s in mine}
+    state = "FAILED" if "FAILED" in states else "PENDING" if "PENDING" in states else "LOGGED"
+    return {
+        "state": state,
+        "entries": len(mine),
+        "indexes": [s.leaf_index for s in mine if s.leaf_index is not None],
+        "lastError": next((s.last_error for s in reversed(mine) if s.last_error), None),
+    }
 
 
 def query_transfers(connector: Connector, spec: QuerySpec) -> list[Json]:

@@ -18,6 +18,7 @@ from twinspace.connector.negotiations import Negotiations
 from twinspace.connector.transfers import Transfers
 from twinspace.settings import Settings
 from twinspace.store import DutyRecord, Store, Tx
+from twinspace.transparency.submitter import LogSubmitter
 from twinspace.trust.enrolment import Enrolment
 from twinspace.trust.holder import CredentialService
 from twinspace.trust.participant import ParticipantIdentity, load_identity
@@ -52,6 +53,7 @@ class Connector:
         #: The DCP trust layer (None with ``auth=none``, the unauthenticated development profile).
         self.trust: TrustRuntime | None = None
         self.credentials: CredentialService | None = None
+        self.ledger: LogSubmitter | None = None
         self.enrolment: Enrolment | None = None
         if settings.auth == "dcp":
             identity = identity or load_identity(settings, self.ctx.clock)
@@ -64,6 +66,12 @@ class Connector:
                 http=self.http,
             )
             self.credentials = CredentialService(self.trust)
+            log_did = settings.log_did()
+            if log_did:
+                self.ledger = LogSubmitter(
+                    log_did=log_did, trust=self.trust, store=self.store, clock=self.ctx.clock
+                )
+                self.ctx.ledger = self.ledger
             if settings.authority:
                 self.enrolment = Enrolment(self.trust, settings.authority)
         #: This participant's DID and keys (None only with auth=none and no identity given).
@@ -182,6 +190,11 @@ class Connector:
             every = self.ctx.settings.policy_monitor_seconds
             tasks.append(asyncio.create_task(self.monitor.run(stop, every), name=f"monitor-{name}"))
             tasks.append(asyncio.create_task(self.duties.run(stop, every), name=f"duties-{name}"))
+        if self.ledger is not None:
+            interval = max(self.ctx.settings.manager_interval * 5, 0.1)
+            tasks.append(
+                asyncio.create_task(self.ledger.run(stop, interval), name=f"ledger-{name}")
+            )
         try:
             yield self
         finally:

@@ -26,6 +26,8 @@ from twinspace.usage.decisions import why
 from twinspace.usage.log import log_decision
 
 AREA = "transfer"
+#: Transfer states that go into the transparency log (both sides).
+LOGGED_STATES = frozenset({TP.STARTED, TP.SUSPENDED, TP.COMPLETED, TP.TERMINATED})
 #: Extension property of a TransferRequestMessage: the purpose the consumer declares.
 PURPOSE_KEY = "https://w3id.org/twinspace/policy/purpose"
 PUSH_JOB = "push"
@@ -99,6 +101,14 @@ class Transfers(ProcessService[Transfer]):
     # --- reactions ------------------------------------------------------------------------------
 
     def react(self, tx: Tx, t: Transfer, now: datetime) -> None:
+        if self.ctx.ledger is not None and t.state in LOGGED_STATES:
+            self.ctx.ledger.record(
+                tx,
+                "transfer",
+                t.agreement_id,
+                {"transfer": t.id, "agreement": t.agreement_id, "state": t.state},
+                now,
+            )
         script = self.ctx.script  # TCK mode hook (twinspace.tck): scripted next actions
         if script is not None and script.transfer(tx, t, now):
             return

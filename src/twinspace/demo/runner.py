@@ -33,6 +33,7 @@ from rich.panel import Panel
 
 from twinspace.authority.client import AdminClientError, AuthorityClient
 from twinspace.cli import flows
+from twinspace.cli.audit import run_audit
 from twinspace.cli.client import Json
 from twinspace.cli.console import CliError, console, errors
 from twinspace.demo.data import write_air_quality, write_traffic_counts
@@ -68,6 +69,9 @@ class Summary:
     members: dict[str, str] = field(default_factory=dict)  # key -> DID
     revoked: str = ""
     refused_after: float = 0.0
+    log_entries: int = 0
+    log_checks: int = 0
+    trail: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -336,6 +340,34 @@ async def usage_control(fleet: Fleet, summary: Summary, timeout: float = 15.0) -
     done(f"a use for advertising would be refused: {escape(ex.refusal)}")
 
 
+async def transparency(fleet: Fleet, summary: Summary) -> None:
+    """The city audits the transparency log and reads the trail of one agreement."""
+    city = connectors(fleet)[0]
+    ex = summary.exchanges[0]
+    async with (
+        step("auditing the transparency log", city, authority_of(fleet)),
+        city.client() as api,
+    ):
+        report, _view = await run_audit(api, allow_http_did=True)
+        trail = await api.call("GET", f"/agreements/{ex.agreement_id}/trail")
+    if not report.ok:
+        problems = "; ".join(f"[{p.code}] {p.message}" for p in report.problems)
+        raise DemoError(f"the transparency log audit failed: {problems}", authority_of(fleet))
+    summary.log_entries = report.size
+    summary.log_checks = len(report.checked)
+    summary.trail = [
+        f"#{e['index']} {e['kind']} {e['entry'].get('state', '')}".strip() for e in trail["entries"]
+    ]
+    done(
+        f"the city audited the transparency log: {report.size} entries, "
+        f"{len(report.checked)} checks passed"
+    )
+    done(
+        f"{ex.dataset}'s agreement has {len(trail['entries'])} log entries "
+        "(the agreement from both sides, the transfer states), every inclusion proof verified"
+    )
+
+
 async def revocation(fleet: Fleet, summary: Summary, timeout: float = 30.0) -> None:
     """The authority revokes the mobility operator; the environment agency then refuses it."""
     _city, mobility, environment = connectors(fleet)
@@ -404,6 +436,7 @@ async def scenario(fleet: Fleet) -> Summary:
             await fetch(city, provider, dataset, catalogs[provider.key], published[provider.key])
         )
     await usage_control(fleet, summary)
+    await transparency(fleet, summary)
     await revocation(fleet, summary)
     return summary
 
@@ -439,6 +472,12 @@ def print_summary(fleet: Fleet, summary: Summary, seconds: float) -> None:
                 + ("; provider notified" if ex.notified else "")
                 + f"; for advertising: refused ({escape(ex.refusal)})"
             )
+    if summary.log_entries:
+        console.print(
+            f"\ntransparency log: {summary.log_entries} entries, audit passed "
+            f"({summary.log_checks} checks); trail of {summary.exchanges[0].dataset}: "
+            + ", ".join(summary.trail)
+        )
     if summary.revoked:
         console.print(
             f"\nrevoked: the {labels[summary.revoked]} was refused "

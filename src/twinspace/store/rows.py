@@ -45,14 +45,14 @@ class Rows:
                 f"{self.kind} {getattr(record, self.key.name)!r} was inserted concurrently"
             ) from exc
 
-    def find(self, key: str) -> Any | None:
+    def find(self, key: str | int) -> Any | None:
         row = self.conn.execute(sa.select(self.table).where(self.key == key)).mappings().first()
         return None if row is None else from_row(self.cls, row)
 
-    def get(self, key: str) -> Any:
+    def get(self, key: str | int) -> Any:
         found = self.find(key)
         if found is None:
-            raise NotFound(self.kind, key)
+            raise NotFound(self.kind, str(key))
         return found
 
     def find_where(self, *conditions: Any) -> Any | None:

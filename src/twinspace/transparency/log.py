@@ -1,0 +1,215 @@
+"""The log service: accepts signed entries, appends them to an RFC 9162 tree kept in the store,
+answers with a signed receipt, publishes signed checkpoints, serves entries and proofs.
+
+One writer: appends are serialised by a lock in this process (run one log process per store).
+The tree is rebuilt from the stored leaf hashes at start-up. A resubmitted entry (same signed
+bytes) gets its first index and receipt time again, so a client that lost the answer may retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import datetime
+from typing import Any
+
+from twinspace.clock import Clock
+from twinspace.identity import IdentityError, SigningKey
+from twinspace.ledger.checkpoint import Checkpoint, SignedCheckpoint, sign_checkpoint
+from twinspace.ledger.entries import read_entry, verify_entry
+from twinspace.ledger.errors import LedgerError
+from twinspace.ledger.merkle import MerkleTree
+from twinspace.ledger.receipts import Receipt, issue_receipt
+from twinspace.store import LogCheckpoint, LogLeaf, Store
+from twinspace.trust.resolver import HttpDidResolver
+
+#: The DID document service type of a transparency log.
+LOG_SERVICE = "TransparencyLog"
+#: Most entries one page of ``entries()`` returns.
+MAX_PAGE = 1000
+
+
+class LogServiceError(Exception):
+    """A request the log refuses: ``status`` 400/404, ``code`` and a message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _subject(entry: dict[str, Any]) -> str:
+    """What an entry is about (for trails): the agreement, else the transfer or consent id."""
+    for key in ("agreement", "transfer", "consent"):
+        if isinstance(entry.get(key), str):
+            return str(entry[key])
+    return str(entry.get("submitter"))
+
+
+class LogService:
+    def __init__(
+        self,
+        *,
+        did: str,
+        key: SigningKey,
+        store: Store,
+        clock: Clock,
+        resolver: HttpDidResolver,
+    ) -> None:
+        self.did = did
+        self.key = key
+        self.store = store
+        self.clock = clock
+        self.resolver = resolver
+        self._tree: MerkleTree | None = None
+        self._append = asyncio.Lock()
+        self._load = threading.Lock()
+
+    @property
+    def tree(self) -> MerkleTree:
+        with self._load:
+            if self._tree is None:
+                with self.store.transaction() as tx:
+                    hashes = tx.log_leaves.hashes()
+                self._tree = MerkleTree.from_leaves(bytes.fromhex(h) for h in hashes)
+            return self._tree
+
+    # --- appending ------------------------------------------------------------------------------
+
+    async def submit(self, entry_jws: object) -> dict[str, Any]:
+        """Verify a signed entry (the submitter's key from its DID document), append it, and
+        answer ``{"index", "receipt"}``; ``LogServiceError`` (400) for anything refused."""
+        try:
+            signed = read_entry(entry_jws)
+        except LedgerError as exc:
+            raise LogServiceError(400, exc.code, exc.message) from None
+        now = self.clock.now()
+        try:
+            document = await self.resolver.resolve(signed.submitter)
+            key = document.find_key(signed.kid, purpose="assertionMethod", at=now)
+        except IdentityError as exc:
+            raise LogServiceError(400, exc.code, exc.message) from None
+        try:
+            verify_entry(signed.jws, key)
+        except LedgerError as exc:
+            raise LogServiceError(400, exc.code, exc.message) from None
+        leaf = signed.leaf
+        tree = await asyncio.to_thread(lambda: self.tree)
+        async with self._append:
+            index, at = await asyncio.to_thread(self._store_leaf, tree, signed, leaf, now)
+        receipt = issue_receipt(
+            Receipt(log=self.did, leaf=leaf, index=index, timestamp=at), self.key
+        )
+        return {"index": index, "receipt": receipt}
+
+    def _store_leaf(
+        self, tree: MerkleTree, signed: Any, leaf: bytes, now: datetime
+    ) -> tuple[int, datetime]:
+        with self.store.transaction() as tx:
+            known = tx.log_leaves.find_hash(leaf.hex())
+            if known is not None:
+                return known.idx, known.received_at
+            index = tree.size
+            tx.log_leaves.add_many(
+                [
+                    LogLeaf(
+                        idx=index,
+                        leaf_hash=leaf.hex(),
+                        entry=signed.jws,
+                        submitter=signed.submitter,
+                        kind=signed.kind,
+                        subject=_subject(dict(signed.entry)),
+                        received_at=now,
+                    )
+                ]
+            )
+        tree.append(leaf)  # only once the leaf is stored
+        return index, now
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def checkpoint(self) -> SignedCheckpoint:
+        """The signed tree head of the current size (signed once per size, then kept)."""
+        tree = self.tree
+        with self.store.transaction() as tx:
+            latest = tx.log_checkpoints.latest()
+            if latest is not None and latest.size == tree.size:
+                return SignedCheckpoint.from_json(latest.signed)
+            now = self.clock.now()
+            size = tree.size
+            signed = sign_checkpoint(
+                Checkpoint(origin=self.did, size=size, root=tree.root(size), timestamp=now),
+                self.key,
+            )
+            if tx.log_checkpoints.find(size) is None:
+                tx.log_checkpoints.insert(
+                    LogCheckpoint(size, tree.root(size).hex(), signed.to_json(), now)
+                )
+            return signed
+
+    def add_cosignature(self, data: object) -> SignedCheckpoint:
+        """A witness's cosignature of a checkpoint this log published (kept with it)."""
+        try:
+            offered = SignedCheckpoint.from_json(data)
+        except LedgerError as exc:
+            raise LogServiceError(400, exc.code, exc.message) from None
+        with self.store.transaction() as tx:
+            stored = tx.log_checkpoints.find(offered.checkpoint.size)
+            if stored is None:
+                raise LogServiceError(404, "not_found", "this log published no such checkpoint")
+            ours = SignedCheckpoint.from_json(stored.signed)
+            if ours.jws != offered.jws:
+                raise LogServiceError(400, "fork", "that is not the checkpoint this log signed")
+            merged = SignedCheckpoint(
+                ours.jws, tuple(dict.fromkeys([*ours.cosignatures, *offered.cosignatures]))
+            )
+            stored.signed = merged.to_json()
+            tx.log_checkpoints.replace(stored)
+        return merged
+
+    def _size(self, value: int, what: str, *, upto: int | None = None) -> int:
+        limit = self.tree.size if upto is None else upto
+        if not 0 <= value <= limit:
+            raise LogServiceError(400, "malformed", f"{what} {value} is outside 0..{limit}")
+        return value
+
+    def inclusion(self, index: int, size: int) -> list[str]:
+        self._size(size, "size")
+        if not 0 <= index < size:
+            raise LogServiceError(400, "malformed", f"index {index} is not below size {size}")
+        return [h.hex() for h in self.tree.inclusion_proof(index, size)]
+
+    def consistency(self, old: int, new: int) -> list[str]:
+        self._size(new, "new size")
+        self._size(old, "old size", upto=new)
+        return [h.hex() for h in self.tree.consistency_proof(old, new)]
+
+    def entries(self, start: int, end: int) -> list[dict[str, Any]]:
+        size = self.tree.size
+        if start < 0 or end < start:
+            raise LogServiceError(400, "malformed", "start must be >= 0 and end >= start")
+        end = min(end, size, start + MAX_PAGE)
+        with self.store.transaction() as tx:
+            leaves = tx.log_leaves.range(start, end)
+        return [{"index": leaf.idx, "entry": leaf.entry} for leaf in leaves]
+
+    def trail(self, subject: str) -> dict[str, Any]:
+        """Everything logged about ``subject`` (an agreement or transfer id), each entry with
+        its inclusion proof against the current checkpoint."""
+        signed = self.checkpoint()
+        size = signed.checkpoint.size
+        with self.store.transaction() as tx:
+            leaves = [leaf for leaf in tx.log_leaves.about(subject) if leaf.idx < size]
+        return {
+            "checkpoint": signed.to_json(),
+            "entries": [
+                {
+                    "index": leaf.idx,
+                    "entry": leaf.entry,
+                    "kind": leaf.kind,
+                    "submitter": leaf.submitter,
+                    "receivedAt": leaf.received_at.isoformat(),
+                    "proof": self.inclusion(leaf.idx, size),
+                }
+                for leaf in leaves
+            ],
+        }

@@ -11,7 +11,7 @@ import httpx
 from fastapi import FastAPI
 
 from twinspace import __version__
-from twinspace.api import credentials, did, dsp, errors, management, public, tck
+from twinspace.api import credentials, did, dsp, errors, management, public, tck, transparency
 from twinspace.clock import Clock
 from twinspace.connector.service import Connector
 from twinspace.dataplane.push import pusher_for
@@ -79,4 +79,5 @@ def create_app(
     app.include_router(tck.router(connector))
     app.include_router(did.router(connector))
     app.include_router(credentials.router(connector))
+    app.include_router(transparency.router(connector))
     return app

@@ -110,7 +110,9 @@ def router(connector: Connector) -> APIRouter:
                 and transfer.role == Role.PROVIDER
                 and not is_push(transfer.format)
             ):
-                decision = check_access(connector.ctx.usage, tx, transfer, declared, now)
+                decision = check_access(
+                    connector.ctx.usage, tx, transfer, declared, now, connector.ctx.ledger
+                )
             return _Granted(transfer, asset, decision)
 
     async def authorize(

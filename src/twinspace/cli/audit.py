@@ -62,19 +62,35 @@ async def _submitter_keys(
     return keys
 
 
+async def _witnessed(http: httpx.AsyncClient, witnesses: list[str]) -> dict[str, Any]:
+    """What other participants saw: ``<their base URL>/transparency/checkpoints``."""
+    seen: dict[str, Any] = {}
+    for base in witnesses:
+        url = base.rstrip("/") + "/transparency/checkpoints"
+        try:
+            response = await http.get(url)
+            seen[base] = response.json()["checkpoints"]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            raise CliError(f"cannot read the checkpoints witness {base} saw: {exc}") from None
+    return seen
+
+
 async def run_audit(
     client: Any,
     allow_http_did: bool,
     *,
+    witnesses: list[str] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> tuple[AuditReport, dict[str, Any]]:
-    """Audit the log as the participant behind ``client`` (a ManagementClient) saw it."""
+    """Audit the log as the participant behind ``client`` (a ManagementClient) saw it, and
+    compare with what each witness (another participant's base URL) saw."""
     view: dict[str, Any] = await client.call("GET", "/transparency")
     log_url = str(view["logUrl"])
     async with httpx.AsyncClient(timeout=30.0, transport=transport) as http:
         entries = await _entries(http, log_url)
         current = (await http.get(f"{log_url}/checkpoint")).json()
         keys = await _submitter_keys(http, entries, allow_http_did)
+        witnessed = await _witnessed(http, witnesses or [])
     checkpoints = [*view.get("checkpoints", []), current]
     kid = str(peek_jwt(current["checkpoint"])[0]["kid"])
     log_key = view.get("logKeys", {}).get(kid)
@@ -91,6 +107,7 @@ async def run_audit(
         entries,
         checkpoints,
         view.get("receipts", []),
+        witnessed=witnessed,
         resolver=resolver,
         log=str(view["log"]),
     )
@@ -103,12 +120,18 @@ def audit_command(
         bool,
         typer.Option(help="Development only: resolve localhost did:web over plain http."),
     ] = False,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Base URL of another participant whose seen checkpoints to compare (repeatable)."
+        ),
+    ] = None,
 ) -> None:
     """Verify the transparency log end to end from this participant's receipts and checkpoints."""
 
     async def go() -> bool:
         async with connect(ctx) as client:
-            report, view = await run_audit(client, allow_http_did)
+            report, view = await run_audit(client, allow_http_did, witnesses=witness or [])
         console.print(f"[bold]transparency log[/] {view['log']} at {view['logUrl']}")
         for line in report.checked:
             console.print(f"[green]✓[/] {line}")

@@ -23,7 +23,7 @@ from twinspace.protocol.negotiation import CN
 from twinspace.protocol.transfer import TP, TRANSFER, TPMessage
 from twinspace.store import OutboxItem, Transfer, Tx
 from twinspace.usage.decisions import why
-from twinspace.usage.log import log_decision
+from twinspace.usage.log import log_decision, log_denial
 
 AREA = "transfer"
 #: Transfer states that go into the transparency log (both sides).
@@ -141,6 +141,7 @@ class Transfers(ProcessService[Transfer]):
             agreement.policy, moment="transfer", facts=facts, assignee=t.counter_party_id
         )
         log_decision(tx, t, "transfer", decision, now)
+        log_denial(self.ctx.ledger, tx, t, decision, now)
         return None if decision.allowed else f"refused by the agreement's policy: {why(decision)}"
 
     def on_ack(

@@ -38,6 +38,8 @@ from .log import log_event
 log = logging.getLogger("twinspace.usage")
 
 RECEIVED_DIR = "received"
+#: Duties whose fulfilment goes into the transparency log.
+LOGGED_DUTIES = frozenset({"delete", "inform", "notify"})
 #: Duties given up after this many failed attempts (the failure stays visible).
 MAX_ATTEMPTS = 10
 
@@ -122,6 +124,17 @@ class DutyRunner:
                 continue
             with self.ctx.store.transaction() as tx:
                 tx.duties.finish(duty.id, self.ctx.clock.now())
+                if self.ctx.ledger is not None and duty.action in LOGGED_DUTIES:
+                    fields: dict[str, object] = {
+                        "agreement": duty.agreement_id,
+                        "action": duty.action,
+                        "fulfilled_at": self.ctx.clock.now(),
+                    }
+                    if duty.transfer_id:
+                        fields["transfer"] = duty.transfer_id
+                    self.ctx.ledger.record(
+                        tx, "duty", duty.agreement_id, fields, self.ctx.clock.now()
+                    )
                 log_event(
                     tx,
                     duty.agreement_id,

@@ -16,17 +16,20 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twinspace.policy import Decision
 from twinspace.store import Transfer, Tx
 
 from .decisions import UsageControl
-from .log import log_decision
+from .log import log_decision, log_denial
 
 PURPOSE_HEADER = "twinspace-purpose"
 DEPLOYMENT_HEADER = "twinspace-deployment-location"
 LOCATION_HEADER = "twinspace-location"
+
+if TYPE_CHECKING:  # the connector imports this module
+    from twinspace.connector.context import Ledger
 
 
 class BadDeclaration(ValueError):
@@ -55,7 +58,12 @@ def declared_from(headers: Mapping[str, str]) -> dict[str, Any]:
 
 
 def check_access(
-    usage: UsageControl, tx: Tx, t: Transfer, declared: Mapping[str, Any], now: datetime
+    usage: UsageControl,
+    tx: Tx,
+    t: Transfer,
+    declared: Mapping[str, Any],
+    now: datetime,
+    ledger: Ledger | None = None,
 ) -> Decision:
     """Decide one access to ``t``'s data; count it when allowed; log it either way.
 
@@ -78,5 +86,6 @@ def check_access(
     )
     if not decision.allowed:
         tx.counters.decrement(agreement.id)
+        log_denial(ledger, tx, t, decision, now)
     log_decision(tx, t, "access", decision, now, declared=dict(declared))
     return decision

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twinspace.policy import Decision
 from twinspace.store import Transfer, Tx, UsageEntry
+
+if TYPE_CHECKING:  # the connector imports this module
+    from twinspace.connector.context import Ledger
 
 
 def log_decision(
@@ -52,3 +55,28 @@ def log_event(
             detail=detail,
         )
     )
+
+
+def failed_operand(decision: Decision) -> str:
+    """The left operand that refused (an identifier for the transparency log), or ``policy``."""
+    for reason in decision.reasons:
+        if reason.satisfied is False and reason.left_operand:
+            return str(reason.left_operand).rsplit("/", 1)[-1].replace(":", "-")
+    return "policy"
+
+
+def log_denial(
+    ledger: Ledger | None, tx: Tx, t: Transfer, decision: Decision, now: datetime
+) -> None:
+    """Put a refused use into the transparency log (identifiers only: who, what, which term)."""
+    if ledger is None or decision.allowed:
+        return
+    fields: dict[str, object] = {
+        "agreement": t.agreement_id,
+        "requester": t.counter_party_id or "unknown",
+        "transfer": t.id,
+        "reason": failed_operand(decision),
+    }
+    if t.asset_id:
+        fields["asset"] = t.asset_id
+    ledger.record(tx, "usage_denied", t.agreement_id, fields, now)

@@ -19,9 +19,9 @@ from tests.dataplane.util import (
     transfer,
 )
 
-from twinspace.api.public import received_name
 from twinspace.clock import ManualClock
 from twinspace.dataplane import CHUNK_SIZE
+from twinspace.dataplane.received import received_name
 from twinspace.protocol import messages as m
 from twinspace.store import FAILED, PENDING
 

@@ -12,9 +12,9 @@ from typing import Any
 from tests.connector.harness import Node
 from tests.trust.space import did_of
 
-from twinspace.api.public import received_name
 from twinspace.clock import ManualClock
 from twinspace.connector.ids import offer_id
+from twinspace.dataplane.received import received_name
 
 from .util import (
     PROTOCOL,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from starlette.requests import ClientDisconnect
 from twinspace.connector.service import Connector
 from twinspace.connector.transfers import is_push
 from twinspace.dataplane import tokens
+from twinspace.dataplane.received import received_path
 from twinspace.dataplane.sources import (
     CHUNK_SIZE,
     SourceError,
@@ -46,7 +46,6 @@ from twinspace.usage.enforcement import BadDeclaration, check_access, declared_f
 log = logging.getLogger("twinspace.public")
 
 PREFIX = "/public"
-RECEIVED_DIR = "received"
 MAX_TOKEN_REQUEST_BYTES = 16 * 1024
 #: Backend statuses the consumer sees as they are (others, 401 included, become 502 Bad Gateway:
 #: a backend's 401 must not read as the consumer's token being refused).
@@ -76,12 +75,6 @@ def bearer_token(request: Request) -> str | None:
     if rest and scheme.lower() == "bearer":
         value = rest.strip()
     return value or None
-
-
-def received_name(transfer_id: str) -> str:
-    """A file name safe on any file system, derived from the transfer id."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", transfer_id).strip("._") or "transfer"
-    return safe[:200]
 
 
 @dataclass
@@ -219,7 +212,7 @@ def router(connector: Connector) -> APIRouter:
             return refused_scope(f"this token is not for transfer {transfer_id!r}")
         if t.role != Role.CONSUMER or not is_push(t.format):
             return refused_scope("this token is not for pushing data to this connector")
-        target = settings.data_dir / RECEIVED_DIR / received_name(transfer_id)
+        target = received_path(settings.data_dir, transfer_id)
         try:
             nbytes = await _receive(request, target)
         except ClientDisconnect:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from twinspace.connector.context import Context
+from twinspace.dataplane.received import received_path
 from twinspace.policy import PolicyError, parse_policy
 from twinspace.store import DutyRecord, Transfer, Tx
 
@@ -37,19 +38,10 @@ from .log import log_event
 
 log = logging.getLogger("twinspace.usage")
 
-RECEIVED_DIR = "received"
 #: Duties whose fulfilment goes into the transparency log.
 LOGGED_DUTIES = frozenset({"delete", "inform", "notify"})
 #: Duties given up after this many failed attempts (the failure stays visible).
 MAX_ATTEMPTS = 10
-
-
-def received_path(data_dir: Path, transfer_id: str) -> Path:
-    """Where this connector keeps what it received for a transfer (push or connector pull)."""
-    import re
-
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", transfer_id).strip("._") or "transfer"
-    return data_dir / RECEIVED_DIR / safe[:200]
 
 
 def schedule_duties(ctx: Context, tx: Tx, t: Transfer, now: datetime) -> list[DutyRecord]:

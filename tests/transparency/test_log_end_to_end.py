@@ -136,3 +136,30 @@ async def test_an_unreachable_log_is_retried_and_visible(tmp_path: Path) -> None
             )
         await settle(space)
         assert submissions(space, "mobility") == [("agreement", LOG_LOGGED)]
+
+
+async def test_a_batch_is_appended_in_one_go_with_one_answer_per_entry(tmp_path: Path) -> None:
+    async with dcp_space(tmp_path, ["city"]) as space:
+        trust = space.nodes["city"].connector.trust
+        assert trust is not None
+
+        def signed(i: int) -> str:
+            entry = make_entry(
+                "transfer",
+                {"transfer": f"urn:uuid:t-{i}", "agreement": "urn:uuid:a-1", "state": "STARTED"},
+                submitter=did_of("city"),
+                at=trust.clock.now(),
+            )
+            return sign_entry(entry, trust.key)
+
+        first = signed(0)
+        batch = [first, "garbage", signed(1), first]  # the same entry twice: one leaf
+        answer = await space.shared.post(f"{LOG}/entries", json={"entries": batch})
+        assert answer.status_code == 201
+        results = answer.json()["results"]
+        assert [r.get("index") for r in results] == [0, None, 1, 0]
+        assert results[1]["error"] == "malformed"
+        entries = (await space.shared.get(f"{LOG}/entries")).json()
+        assert [e["index"] for e in entries] == [0, 1]
+        too_many = await space.shared.post(f"{LOG}/entries", json={"entries": ["x"] * 1001})
+        assert too_many.status_code == 413

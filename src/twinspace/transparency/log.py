@@ -16,7 +16,7 @@ from typing import Any
 from twinspace.clock import Clock
 from twinspace.identity import IdentityError, SigningKey
 from twinspace.ledger.checkpoint import Checkpoint, SignedCheckpoint, sign_checkpoint
-from twinspace.ledger.entries import read_entry, verify_entry
+from twinspace.ledger.entries import SignedEntry, read_entry, verify_entry
 from twinspace.ledger.errors import LedgerError
 from twinspace.ledger.merkle import MerkleTree
 from twinspace.ledger.receipts import Receipt, issue_receipt
@@ -78,11 +78,41 @@ class LogService:
     async def submit(self, entry_jws: object) -> dict[str, Any]:
         """Verify a signed entry (the submitter's key from its DID document), append it, and
         answer ``{"index", "receipt"}``; ``LogServiceError`` (400) for anything refused."""
+        [answer] = await self.submit_many([entry_jws])
+        if "error" in answer:
+            raise LogServiceError(400, answer["error"], answer["message"])
+        return answer
+
+    async def submit_many(self, entries: list[object]) -> list[dict[str, Any]]:
+        """Verify each entry, then append all accepted ones in one transaction (group commit);
+        per entry ``{"index", "receipt"}`` or ``{"error", "message"}``, in the given order."""
+        now = self.clock.now()
+        answers: list[dict[str, Any]] = []
+        accepted: list[tuple[int, SignedEntry]] = []
+        for position, entry_jws in enumerate(entries):
+            try:
+                signed = await self._verified(entry_jws, now)
+            except LogServiceError as exc:
+                answers.append({"error": exc.code, "message": exc.message})
+                continue
+            answers.append({})
+            accepted.append((position, signed))
+        if accepted:
+            tree = await asyncio.to_thread(lambda: self.tree)
+            async with self._append:
+                placed = await asyncio.to_thread(
+                    self._store_leaves, tree, [s for _, s in accepted], now
+                )
+            for (position, signed), (index, at) in zip(accepted, placed, strict=True):
+                receipt = Receipt(log=self.did, leaf=signed.leaf, index=index, timestamp=at)
+                answers[position] = {"index": index, "receipt": issue_receipt(receipt, self.key)}
+        return answers
+
+    async def _verified(self, entry_jws: object, now: datetime) -> SignedEntry:
         try:
             signed = read_entry(entry_jws)
         except LedgerError as exc:
             raise LogServiceError(400, exc.code, exc.message) from None
-        now = self.clock.now()
         try:
             document = await self.resolver.resolve(signed.submitter)
             key = document.find_key(signed.kid, purpose="assertionMethod", at=now)
@@ -92,38 +122,43 @@ class LogService:
             verify_entry(signed.jws, key)
         except LedgerError as exc:
             raise LogServiceError(400, exc.code, exc.message) from None
-        leaf = signed.leaf
-        tree = await asyncio.to_thread(lambda: self.tree)
-        async with self._append:
-            index, at = await asyncio.to_thread(self._store_leaf, tree, signed, leaf, now)
-        receipt = issue_receipt(
-            Receipt(log=self.did, leaf=leaf, index=index, timestamp=at), self.key
-        )
-        return {"index": index, "receipt": receipt}
+        return signed
 
-    def _store_leaf(
-        self, tree: MerkleTree, signed: Any, leaf: bytes, now: datetime
-    ) -> tuple[int, datetime]:
+    def _store_leaves(
+        self, tree: MerkleTree, entries: list[SignedEntry], now: datetime
+    ) -> list[tuple[int, datetime]]:
+        """Store new leaves in one transaction, then add them to the tree (a resubmitted entry
+        keeps its first index and time)."""
+        placed: list[tuple[int, datetime]] = []
+        new: list[LogLeaf] = []
+        seen: dict[str, int] = {}
         with self.store.transaction() as tx:
-            known = tx.log_leaves.find_hash(leaf.hex())
-            if known is not None:
-                return known.idx, known.received_at
-            index = tree.size
-            tx.log_leaves.add_many(
-                [
+            for signed in entries:
+                leaf = signed.leaf.hex()
+                known = tx.log_leaves.find_hash(leaf)
+                if known is not None:
+                    placed.append((known.idx, known.received_at))
+                    continue
+                if leaf in seen:  # the same entry twice in one batch
+                    placed.append((seen[leaf], now))
+                    continue
+                index = tree.size + len(new)
+                seen[leaf] = index
+                new.append(
                     LogLeaf(
                         idx=index,
-                        leaf_hash=leaf.hex(),
+                        leaf_hash=leaf,
                         entry=signed.jws,
                         submitter=signed.submitter,
                         kind=signed.kind,
                         subject=_subject(dict(signed.entry)),
                         received_at=now,
                     )
-                ]
-            )
-        tree.append(leaf)  # only once the leaf is stored
-        return index, now
+                )
+                placed.append((index, now))
+            tx.log_leaves.add_many(new)
+        tree.extend(bytes.fromhex(leaf.leaf_hash) for leaf in new)  # only once stored
+        return placed
 
     # --- reading --------------------------------------------------------------------------------
 

@@ -21,7 +21,8 @@ from starlette.concurrency import run_in_threadpool
 
 from .log import LogService, LogServiceError
 
-MAX_ENTRY_BYTES = 64 * 1024
+MAX_BATCH = 1000
+MAX_ENTRY_BYTES = 64 * MAX_BATCH * 1024
 
 
 def _error(exc: LogServiceError) -> JSONResponse:
@@ -43,8 +44,16 @@ def router(service: LogService, prefix: str) -> APIRouter:
 
     @api.post("/entries", status_code=201)
     async def submit(request: Request) -> JSONResponse:
+        """One entry ``{"entry"}`` -> ``{"index", "receipt"}``; or a batch ``{"entries": [...]}``
+        (at most 1000) -> ``{"results": [{"index", "receipt"} | {"error", "message"}]}``,
+        appended in one transaction."""
         try:
             body = await _json(request)
+            if isinstance(body, dict) and isinstance(body.get("entries"), list):
+                batch = body["entries"]
+                if len(batch) > MAX_BATCH:
+                    raise LogServiceError(413, "too_large", f"at most {MAX_BATCH} entries a batch")
+                return JSONResponse({"results": await service.submit_many(batch)}, status_code=201)
             entry = body.get("entry") if isinstance(body, dict) else None
             answer = await service.submit(entry)
         except LogServiceError as exc:

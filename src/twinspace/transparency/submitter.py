@@ -85,17 +85,23 @@ class LogSubmitter:
         return service.endpoint.rstrip("/")
 
     async def run_once(self) -> int:
-        """Send every due submission once; how many got their receipt."""
+        """Send every due submission once, as one batch; how many got their receipt."""
         now = self.clock.now()
         with self.store.transaction() as tx:
             due = tx.log_submissions.due(now)
         if not due:
             return 0
+        try:
+            results = await self._send(due)
+        except (IdentityError, LedgerError, OSError, ValueError) as exc:
+            for submission in due:
+                self._failed(submission, f"{type(exc).__name__}: {exc}")
+            return 0
         done = 0
-        for submission in due:
+        for submission, result in zip(due, results, strict=True):
             try:
-                index, receipt = await self._send(submission)
-            except (IdentityError, LedgerError, OSError, ValueError) as exc:
+                index, receipt = await self._check(submission, result)
+            except (IdentityError, LedgerError, ValueError) as exc:
                 self._failed(submission, f"{type(exc).__name__}: {exc}")
                 continue
             with self.store.transaction() as tx:
@@ -106,22 +112,32 @@ class LogSubmitter:
                 await self.remember_checkpoint()
         return done
 
-    async def _send(self, submission: LogSubmission) -> tuple[int, str]:
+    async def _send(self, due: list[LogSubmission]) -> list[Any]:
+        """POST the batch; the log's per-entry answers, in order."""
         import httpx
 
         url = await self.endpoint() + "/entries"
         try:
             response = await self.trust.http.post(
                 url,
-                json={"entry": submission.entry},
+                json={"entries": [s.entry for s in due]},
                 timeout=self.trust.settings.send_timeout,
             )
         except httpx.HTTPError as exc:
             raise OSError(f"the log at {url} is unreachable: {type(exc).__name__}") from None
         if response.status_code not in (200, 201):
             raise ValueError(f"the log answered HTTP {response.status_code}: {response.text[:300]}")
-        body = response.json()
-        receipt_jws = body.get("receipt")
+        results = response.json().get("results")
+        if not isinstance(results, list) or len(results) != len(due):
+            raise ValueError("the log's answer does not match the batch")
+        return results
+
+    async def _check(self, submission: LogSubmission, result: Any) -> tuple[int, str]:
+        """The receipt of one entry, verified: the log's signature, this entry's leaf."""
+        if not isinstance(result, dict) or "receipt" not in result:
+            detail = result.get("message") if isinstance(result, dict) else result
+            raise ValueError(f"the log refused the entry: {detail}")
+        receipt_jws = result["receipt"]
         key = await self._log_key(receipt_jws)
         receipt = verify_receipt(receipt_jws, key, log=self.log_did)
         if receipt.leaf != entry_leaf(submission.entry):

@@ -21,12 +21,13 @@ from typing import Any
 
 from twinspace.clock import Clock
 from twinspace.identity import IdentityError, SigningKey, export_public_jwk
+from twinspace.identity.keys import peek_jwt
 from twinspace.ledger.checkpoint import SignedCheckpoint, cosign, verify_checkpoint
 from twinspace.ledger.entries import entry_leaf, make_entry, read_entry, sign_entry
 from twinspace.ledger.errors import LedgerError
 from twinspace.ledger.merkle import verify_consistency, verify_inclusion
 from twinspace.ledger.receipts import verify_receipt
-from twinspace.store import LogSubmission, SeenCheckpoint, Store, Tx
+from twinspace.store import LogSubmission, SeenCheckpoint, Store, Tx, tables
 from twinspace.trust.runtime import TrustRuntime
 
 from .log import LOG_SERVICE
@@ -145,8 +146,6 @@ class LogSubmitter:
         return receipt.index, str(receipt_jws)
 
     async def _log_key(self, token: object) -> Any:
-        from twinspace.identity.keys import peek_jwt
-
         header, _ = peek_jwt(token)
         document = await self.trust.resolver.resolve(self.log_did)
         return document.find_key(str(header["kid"]), purpose="assertionMethod", at=self.clock.now())
@@ -248,7 +247,7 @@ class LogSubmitter:
         receipts and the checkpoints seen (oldest first), and the submissions' states."""
         document = await self.trust.resolver.resolve(self.log_did)
         with self.store.transaction() as tx:
-            subs = tx.log_submissions.list(order=t_submissions_created())
+            subs = tx.log_submissions.list(order=tables.log_submissions.c.created_at)
             seen = sorted(tx.seen_checkpoints.list(), key=lambda s: s.size)
         return {
             "log": self.log_did,
@@ -269,9 +268,3 @@ class LogSubmitter:
                 for s in subs
             ],
         }
-
-
-def t_submissions_created() -> Any:
-    from twinspace.store import tables
-
-    return tables.log_submissions.c.created_at

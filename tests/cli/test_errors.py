@@ -246,3 +246,46 @@ def test_finalized_negotiation_prints_agreement(connector: list[Handler]) -> Non
     assert result.exit_code == 0, result.output
     assert "agreement-42" in result.output
     assert "FINALIZED" in result.output
+
+
+def test_audit_without_a_transparency_log_says_so(connector: list[Handler]) -> None:
+    connector.append(
+        lambda request: httpx.Response(
+            409,
+            json=[{"message": "no transparency log is configured", "type": "NotSupported"}],
+        )
+    )
+    assert_user_error(invoke("audit"), "no transparency log is configured")
+
+
+def test_trail_of_an_agreement_nothing_was_logged_about(connector: list[Handler]) -> None:
+    connector.append(
+        lambda request: httpx.Response(
+            200,
+            json={
+                "agreementId": "a-1",
+                "checkpoint": {"size": 3, "root": "ab" * 32},
+                "entries": [],
+            },
+        )
+    )
+    assert_user_error(invoke("trail", "a-1"), "holds nothing about this agreement")
+
+
+def test_trail_lists_verified_entries(connector: list[Handler]) -> None:
+    entry = {"index": 4, "kind": "transfer", "submitter": "did:web:x.test:city",
+             "entry": {"state": "STARTED"}, "proofVerified": True}  # fmt: skip
+    connector.append(
+        lambda request: httpx.Response(
+            200,
+            json={
+                "agreementId": "a-1",
+                "checkpoint": {"size": 9, "root": "ab" * 32},
+                "entries": [entry],
+            },
+        )
+    )
+    result = invoke("trail", "a-1")
+    assert result.exit_code == 0, result.output
+    assert "#4" in result.output and "STARTED" in result.output
+    assert "inclusion proof verified" in result.output

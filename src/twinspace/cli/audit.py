@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from twinspace.cli.commands import connect
+from twinspace.cli import commands
 from twinspace.cli.console import CliError, console, errors, fail, run
 from twinspace.identity import IdentityError, did_web_to_url, parse_did_document
 from twinspace.identity.keys import peek_jwt
@@ -130,7 +130,7 @@ def audit_command(
     """Verify the transparency log end to end from this participant's receipts and checkpoints."""
 
     async def go() -> bool:
-        async with connect(ctx) as client:
+        async with commands.connect(ctx) as client:
             report, view = await run_audit(client, allow_http_did, witnesses=witness or [])
         console.print(f"[bold]transparency log[/] {view['log']} at {view['logUrl']}")
         for line in report.checked:
@@ -152,7 +152,7 @@ def trail_command(
     """Everything the transparency log holds about an agreement, each proof verified."""
 
     async def go() -> dict[str, Any]:
-        async with connect(ctx) as client:
+        async with commands.connect(ctx) as client:
             found: dict[str, Any] = await client.call("GET", f"/agreements/{agreement_id}/trail")
             return found
 

@@ -80,4 +80,17 @@ def create_app(
     app.include_router(did.router(connector))
     app.include_router(credentials.router(connector))
     app.include_router(transparency.router(connector))
+    if settings.run_log and connector.trust is not None:  # this participant runs a log too
+        from twinspace.transparency.log import LogService
+        from twinspace.transparency.routes import router as log_router
+
+        log_service = LogService(
+            did=identity.did,
+            key=identity.keyring,
+            store=connector.store,
+            clock=connector.ctx.clock,
+            resolver=connector.trust.resolver,
+        )
+        app.state.log = log_service
+        app.include_router(log_router(log_service, f"/{settings.name}/log"))
     return app

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         description="DID of the transparency log agreements and transfers are logged to "
         "(default: the authority, with auth=dcp; 'none' turns logging off)",
     )
+    run_log: bool = Field(
+        False,
+        description="Also run a transparency log at <base>/<name>/log (auth=dcp); others may "
+        "log to it with TWINSPACE_TRANSPARENCY_LOG=<this DID>",
+    )
     trusted_issuers: list[str] = Field(
         default_factory=list,
         description='More trusted credential issuers (DIDs, JSON list: ["did:web:..."])',

@@ -163,3 +163,27 @@ async def test_a_batch_is_appended_in_one_go_with_one_answer_per_entry(tmp_path:
         assert [e["index"] for e in entries] == [0, 1]
         too_many = await space.shared.post(f"{LOG}/entries", json={"entries": ["x"] * 1001})
         assert too_many.status_code == 413
+
+
+async def test_a_participant_can_run_the_log(tmp_path: Path) -> None:
+    """``TWINSPACE_RUN_LOG``: the city runs a log (its DID document lists it); participants that
+    name the city's DID as their log submit there, not to the authority."""
+    data = tmp_path / "d.csv"
+    data.write_text("a\n")
+    async with dcp_space(
+        tmp_path, ["city", "mobility"], run_log=True, transparency_log=did_of("city")
+    ) as space:
+        city, mobility = space.nodes["city"], space.nodes["mobility"]
+        document = (await city.client.get("/city/did.json")).json()
+        assert {"type": "TransparencyLog", "serviceEndpoint": "https://city.test/city/log"} in [
+            {k: s[k] for k in ("type", "serviceEndpoint")} for s in document["service"]
+        ]
+        city.add_offer("d", {"type": "File", "path": str(data)})
+        agreement = (await negotiate(mobility, city, "d"))["contractAgreementId"]
+        await settle(space)
+        trail = (await space.shared.get(f"https://city.test/city/log/trail/{agreement}")).json()
+        assert sorted(e["submitter"] for e in trail["entries"]) == sorted(
+            [did_of("city"), did_of("mobility")]
+        )
+        elsewhere = (await space.shared.get(f"{LOG}/trail/{agreement}")).json()
+        assert elsewhere["entries"] == []

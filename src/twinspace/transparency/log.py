@@ -20,11 +20,11 @@ from twinspace.ledger.entries import SignedEntry, read_entry, verify_entry
 from twinspace.ledger.errors import LedgerError
 from twinspace.ledger.merkle import MerkleTree
 from twinspace.ledger.receipts import Receipt, issue_receipt
-from twinspace.store import LogCheckpoint, LogLeaf, Store
+from twinspace.store import AlreadyExists, Conflict, LogCheckpoint, LogLeaf, Store
+from twinspace.trust.keyring import KeyRing
+from twinspace.trust.participant import LOG_SERVICE as LOG_SERVICE
 from twinspace.trust.resolver import HttpDidResolver
 
-#: The DID document service type of a transparency log.
-LOG_SERVICE = "TransparencyLog"
 #: Most entries one page of ``entries()`` returns.
 MAX_PAGE = 1000
 
@@ -50,19 +50,25 @@ class LogService:
         self,
         *,
         did: str,
-        key: SigningKey,
+        key: SigningKey | KeyRing,
         store: Store,
         clock: Clock,
         resolver: HttpDidResolver,
     ) -> None:
         self.did = did
-        self.key = key
+        self._key = key
         self.store = store
         self.clock = clock
         self.resolver = resolver
         self._tree: MerkleTree | None = None
         self._append = asyncio.Lock()
         self._load = threading.Lock()
+        self._sign = threading.Lock()
+
+    @property
+    def key(self) -> SigningKey:
+        """The key the log signs with now (a participant's follows its key rotation)."""
+        return self._key.current if isinstance(self._key, KeyRing) else self._key
 
     @property
     def tree(self) -> MerkleTree:
@@ -163,22 +169,28 @@ class LogService:
     # --- reading --------------------------------------------------------------------------------
 
     def checkpoint(self) -> SignedCheckpoint:
-        """The signed tree head of the current size (signed once per size, then kept)."""
+        """The signed tree head of the current size (signed once per size, then kept: every
+        caller gets the same JWS for a size, which witnesses cosign)."""
         tree = self.tree
-        with self.store.transaction() as tx:
-            latest = tx.log_checkpoints.latest()
-            if latest is not None and latest.size == tree.size:
-                return SignedCheckpoint.from_json(latest.signed)
-            now = self.clock.now()
+        with self._sign:
             size = tree.size
+            with self.store.transaction() as tx:
+                stored = tx.log_checkpoints.find(size)
+            if stored is not None:
+                return SignedCheckpoint.from_json(stored.signed)
+            now = self.clock.now()
             signed = sign_checkpoint(
                 Checkpoint(origin=self.did, size=size, root=tree.root(size), timestamp=now),
                 self.key,
             )
-            if tx.log_checkpoints.find(size) is None:
-                tx.log_checkpoints.insert(
-                    LogCheckpoint(size, tree.root(size).hex(), signed.to_json(), now)
-                )
+            try:
+                with self.store.transaction() as tx:
+                    tx.log_checkpoints.insert(
+                        LogCheckpoint(size, tree.root(size).hex(), signed.to_json(), now)
+                    )
+            except (AlreadyExists, Conflict):  # another log process signed this size first
+                with self.store.transaction() as tx:
+                    return SignedCheckpoint.from_json(tx.log_checkpoints.get(size).signed)
             return signed
 
     def add_cosignature(self, data: object) -> SignedCheckpoint:

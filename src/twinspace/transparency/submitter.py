@@ -27,7 +27,15 @@ from twinspace.ledger.entries import entry_leaf, make_entry, read_entry, sign_en
 from twinspace.ledger.errors import LedgerError
 from twinspace.ledger.merkle import verify_consistency, verify_inclusion
 from twinspace.ledger.receipts import verify_receipt
-from twinspace.store import LogSubmission, SeenCheckpoint, Store, Tx, tables
+from twinspace.store import (
+    AlreadyExists,
+    Conflict,
+    LogSubmission,
+    SeenCheckpoint,
+    Store,
+    Tx,
+    tables,
+)
 from twinspace.trust.runtime import TrustRuntime
 
 from .log import LOG_SERVICE
@@ -175,16 +183,19 @@ class LogSubmitter:
             await self.trust.http.post(
                 await self.endpoint() + "/cosignatures", json=cosigned.to_json()
             )
-        with self.store.transaction() as tx:
-            if tx.seen_checkpoints.find(checkpoint.size) is None:
-                tx.seen_checkpoints.insert(
-                    SeenCheckpoint(
-                        size=checkpoint.size,
-                        root=checkpoint.root.hex(),
-                        signed=cosigned.to_json(),
-                        seen_at=self.clock.now(),
+        try:
+            with self.store.transaction() as tx:
+                if tx.seen_checkpoints.find(checkpoint.size) is None:
+                    tx.seen_checkpoints.insert(
+                        SeenCheckpoint(
+                            size=checkpoint.size,
+                            root=checkpoint.root.hex(),
+                            signed=cosigned.to_json(),
+                            seen_at=self.clock.now(),
+                        )
                     )
-                )
+        except (AlreadyExists, Conflict):
+            pass  # another round (or replica) kept the same checkpoint meanwhile
 
     def _failed(self, submission: LogSubmission, error: str) -> None:
         give_up = submission.attempts + 1 >= MAX_ATTEMPTS

@@ -84,11 +84,23 @@ def load_or_create_key(path: Path, kid: str, clock: Clock | None = None) -> Sign
 
 def services(settings: Settings) -> dict[str, str]:
     base = settings.base_url()
-    return {
+    found = {
         CATALOG_SERVICE: f"{settings.dsp_url()}/catalog",
         DATA_SERVICE: f"{base}/.well-known/dspace-version",
         CREDENTIAL_SERVICE: f"{base}/{settings.name}/credentials",
     }
+    if settings.run_log and settings.auth == "dcp":
+        found[LOG_SERVICE] = log_url(settings)
+    return found
+
+
+#: The DID document service type of a transparency log (``twinspace.transparency``).
+LOG_SERVICE = "TransparencyLog"
+
+
+def log_url(settings: Settings) -> str:
+    """Where a participant that runs its own transparency log serves it."""
+    return f"{settings.base_url()}/{settings.name}/log"
 
 
 def document_path(did: str, base_url: str) -> str:

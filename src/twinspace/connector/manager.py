@@ -25,6 +25,7 @@ from twinspace.protocol import messages as m
 from twinspace.protocol.machine import Role
 from twinspace.protocol.negotiation import CN, NEGOTIATION, CNMessage
 from twinspace.protocol.transfer import TP, TRANSFER, TPMessage
+from twinspace.retry import backoff
 from twinspace.store import Conflict, OutboxItem, Tx
 
 log = logging.getLogger("twinspace.manager")
@@ -203,7 +204,7 @@ class OutboxManager:
         s = self.ctx.settings
         with self.ctx.store.transaction() as tx:
             if not final and item.attempts < s.max_attempts:
-                delay = min(s.backoff_max, s.backoff_base * 2 ** (item.attempts - 1))
+                delay = backoff(item.attempts - 1, s.backoff_base, s.backoff_max)
                 tx.outbox.mark_retry(item.id, self.owner, error, now + timedelta(seconds=delay))
                 log.info(
                     "%s to %s failed (attempt %d), retry in %.2fs: %s",

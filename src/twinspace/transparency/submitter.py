@@ -27,6 +27,7 @@ from twinspace.ledger.entries import entry_leaf, make_entry, read_entry, sign_en
 from twinspace.ledger.errors import LedgerError
 from twinspace.ledger.merkle import verify_consistency, verify_inclusion
 from twinspace.ledger.receipts import verify_receipt
+from twinspace.retry import backoff
 from twinspace.store import (
     AlreadyExists,
     Conflict,
@@ -199,7 +200,7 @@ class LogSubmitter:
 
     def _failed(self, submission: LogSubmission, error: str) -> None:
         give_up = submission.attempts + 1 >= MAX_ATTEMPTS
-        delay = timedelta(seconds=min(300.0, 0.5 * 2 ** min(submission.attempts + 1, 10)))
+        delay = timedelta(seconds=backoff(submission.attempts + 1, 0.5, 300.0))
         with self.store.transaction() as tx:
             tx.log_submissions.retry(
                 submission.id, error, self.clock.now() + delay, give_up=give_up

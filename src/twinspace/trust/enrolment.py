@@ -29,6 +29,7 @@ from twinspace.identity import (
     verify_credential,
 )
 from twinspace.identity.keys import peek_jwt
+from twinspace.retry import backoff
 from twinspace.store import HeldCredential
 
 from ._http import FetchFailure, check_url
@@ -193,7 +194,7 @@ class Enrolment:
                     failures = 0
                     continue
                 failures += 1
-                delay = min(self.backoff_max, 0.5 * 2 ** min(failures, 16))
+                delay = backoff(failures, 0.5, self.backoff_max)
             else:
                 if self.status.state == "pending":
                     self.status.state = "ok"

@@ -31,6 +31,7 @@ from typing import Any
 from twinspace.connector.context import Context
 from twinspace.dataplane.received import received_path
 from twinspace.policy import PolicyError, parse_policy
+from twinspace.retry import backoff
 from twinspace.store import DutyRecord, Transfer, Tx
 
 from .decisions import odrl_of
@@ -109,7 +110,7 @@ class DutyRunner:
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 give_up = duty.attempts + 1 >= MAX_ATTEMPTS
-                delay = timedelta(seconds=min(300.0, 2.0 ** (duty.attempts + 1)))
+                delay = timedelta(seconds=backoff(duty.attempts, 2.0, 300.0))
                 with self.ctx.store.transaction() as tx:
                     tx.duties.retry(duty.id, error, self.ctx.clock.now() + delay, give_up=give_up)
                 log.warning("duty %s (%s) failed: %s", duty.id, duty.action, error)

@@ -10,7 +10,7 @@ from twinspace.store.tables import metadata
 
 from .factories import asset
 
-HEAD = "0006"
+HEAD = "0007"
 
 
 def _tables(url: str) -> set[str]:

@@ -36,12 +36,22 @@ from twinspace.store.records import (
     UsageEntry,
 )
 from twinspace.store.store import Store, Tx
+from twinspace.store.twin_rows import (
+    CACHED,
+    HOSTED,
+    ContextRow,
+    NotificationRow,
+    SubscriptionRow,
+    TemporalRow,
+)
 
 __all__ = [
+    "CACHED",
     "DUTY_DONE",
     "DUTY_FAILED",
     "DUTY_PENDING",
     "FAILED",
+    "HOSTED",
     "LOG_FAILED",
     "LOG_LOGGED",
     "LOG_PENDING",
@@ -55,6 +65,7 @@ __all__ = [
     "AlreadyExists",
     "Asset",
     "Conflict",
+    "ContextRow",
     "ContractDefinition",
     "DataToken",
     "DutyRecord",
@@ -65,12 +76,15 @@ __all__ = [
     "Member",
     "Negotiation",
     "NotFound",
+    "NotificationRow",
     "OutboxItem",
     "PolicyDefinition",
     "SeenCheckpoint",
     "Signal",
     "Store",
     "StoreError",
+    "SubscriptionRow",
+    "TemporalRow",
     "Transfer",
     "Tx",
     "UsageCounter",

@@ -41,6 +41,10 @@ from twinspace.store.records import (
 )
 from twinspace.store.rows import Rows, from_row
 from twinspace.store.trust_rows import Members, SeenTokens, Wallet
+from twinspace.store.twin_entity_rows import TwinEntities
+from twinspace.store.twin_rows import TwinContexts, TwinTenants
+from twinspace.store.twin_subscription_rows import TwinNotifications, TwinSubscriptions
+from twinspace.store.twin_temporal_rows import TwinInstances
 from twinspace.store.usage_rows import AcceptanceRules, Counters, Duties, Signals, UsageLog
 
 
@@ -252,6 +256,12 @@ class Tx:
         self.log_checkpoints = LogCheckpoints(conn)
         self.log_submissions = LogSubmissions(conn)
         self.seen_checkpoints = SeenCheckpoints(conn)
+        self.twin_tenants = TwinTenants(conn)
+        self.twin_entities = TwinEntities(conn)
+        self.twin_instances = TwinInstances(conn)
+        self.twin_subscriptions = TwinSubscriptions(conn)
+        self.twin_notifications = TwinNotifications(conn)
+        self.twin_contexts = TwinContexts(conn)
 
 
 class Store:

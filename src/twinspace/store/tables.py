@@ -282,3 +282,7 @@ seen_checkpoints = sa.Table(  # a participant: the log's checkpoints it has seen
     sa.Column("signed", sa.JSON, nullable=False),
     sa.Column("seen_at", UTCDateTime, nullable=False),
 )
+
+# --- NGSI-LD twin broker: defined in their own module, on this metadata -------------------------
+
+from twinspace.store import twin_tables as twin_tables  # noqa: E402

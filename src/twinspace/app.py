@@ -11,13 +11,24 @@ import httpx
 from fastapi import FastAPI
 
 from twinspace import __version__
-from twinspace.api import credentials, did, dsp, errors, management, public, tck, transparency
+from twinspace.api import (
+    credentials,
+    did,
+    dsp,
+    errors,
+    management,
+    ngsi,
+    public,
+    tck,
+    transparency,
+)
 from twinspace.clock import Clock
 from twinspace.connector.service import Connector
 from twinspace.dataplane.push import pusher_for
 from twinspace.settings import Settings
 from twinspace.store import Store
 from twinspace.trust.participant import load_identity
+from twinspace.twin.service import MqttSource, Twin, TwinLimits
 
 log = logging.getLogger("twinspace")
 
@@ -57,10 +68,16 @@ def create_app(
 
         install(connector)
 
+    twin = build_twin(settings, connector) if settings.twin else None
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         async with connector.running():
-            yield
+            if twin is None:
+                yield
+            else:
+                async with twin.running():
+                    yield
 
     app = FastAPI(
         title=f"twinspace connector ({settings.name})",
@@ -71,6 +88,7 @@ def create_app(
     )
     app.state.connector = connector
     app.state.identity = identity
+    app.state.twin = twin
     errors.install(app, settings.dsp_path)
     app.include_router(dsp.version_router(connector))
     app.include_router(dsp.router(connector), prefix=settings.dsp_path)
@@ -80,6 +98,8 @@ def create_app(
     app.include_router(did.router(connector))
     app.include_router(credentials.router(connector))
     app.include_router(transparency.router(connector))
+    if twin is not None:
+        app.include_router(ngsi.router(twin))
     if settings.run_log and connector.trust is not None:  # this participant runs a log too
         from twinspace.transparency.log import LogService
         from twinspace.transparency.routes import router as log_router
@@ -94,3 +114,29 @@ def create_app(
         app.state.log = log_service
         app.include_router(log_router(log_service, f"/{settings.name}/log"))
     return app
+
+
+def build_twin(settings: Settings, connector: Connector) -> Twin:
+    """The participant's NGSI-LD twin over the connector's store, clock and HTTP client."""
+    mqtt = None
+    if settings.mqtt_url:
+        mqtt = MqttSource.from_url(
+            settings.mqtt_url,
+            prefix=settings.mqtt_prefix,
+            context=settings.mqtt_context,
+            client_id=f"twinspace-{settings.name}",
+        )
+    return Twin(
+        connector.store,
+        connector.http,
+        clock=connector.ctx.clock,
+        context_dir=settings.twin_context_dir,
+        context_timeout=settings.twin_context_timeout,
+        base_url=settings.base_url(),
+        validate_models=settings.twin_validate_models,
+        limits=TwinLimits(
+            max_limit=settings.twin_max_limit, max_body_bytes=settings.twin_max_body_bytes
+        ),
+        notify_attempts=settings.twin_notify_attempts,
+        mqtt=mqtt,
+    )

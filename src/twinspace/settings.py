@@ -137,6 +137,38 @@ class Settings(BaseSettings):
     run_managers: bool = Field(True, description="Run the outbound manager loop in this process")
 
     tck_mode: bool = Field(False, description="Serve the hooks the Eclipse DSP TCK needs")
+    twin: bool = Field(True, description="Run the NGSI-LD twin broker at /ngsi-ld/v1")
+    twin_context_dir: Path | None = Field(
+        None,
+        description="A folder of @context documents to preload (index.json maps URL to file), "
+        "for deployments without internet",
+    )
+    twin_context_timeout: float = Field(
+        3.0, description="Timeout for fetching a user's remote @context (fetched once, cached)"
+    )
+    twin_validate_models: bool = Field(
+        True,
+        description="Check entities of the bundled Smart Data Model types against their schema",
+    )
+    twin_max_limit: int = Field(1000, description="Largest page size of an NGSI-LD query")
+    twin_max_body_bytes: int = Field(
+        16 * 1_048_576, description="Largest NGSI-LD request body accepted (batches)"
+    )
+    twin_notify_attempts: int = Field(
+        8, description="Delivery attempts of an NGSI-LD notification before it is given up"
+    )
+    mqtt_url: str | None = Field(
+        None,
+        description="MQTT broker the twin ingests sensor messages from, e.g. mqtt://127.0.0.1:1883 "
+        "(none: no MQTT ingest)",
+    )
+    mqtt_prefix: str = Field(
+        "twinspace/ngsi-ld", description="Topic prefix of the MQTT ingest (<prefix>/<tenant>/...)"
+    )
+    mqtt_context: str = Field(
+        "https://smartdatamodels.org/context.jsonld",
+        description="@context of MQTT payloads that carry none",
+    )
 
     @model_validator(mode="after")
     def _default_participant_id(self) -> Settings:

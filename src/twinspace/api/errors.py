@@ -10,10 +10,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from twinspace.api.ngsi.respond import problem, problem_for_status
 from twinspace.connector.errors import ManagementError, ProtocolError
 from twinspace.protocol import messages as m
+from twinspace.twin.errors import NgsiError
 
 log = logging.getLogger("twinspace.api")
+NGSI_PATH = "/ngsi-ld/"
 
 
 def protocol_error_body(exc: ProtocolError) -> dict[str, Any]:
@@ -63,7 +66,13 @@ def install(app: FastAPI, dsp_path: str) -> None:
     async def _management(_request: Request, exc: ManagementError) -> JSONResponse:
         return management_error(exc.status, exc.message, exc.kind)
 
+    @app.exception_handler(NgsiError)
+    async def _ngsi(_request: Request, exc: NgsiError) -> JSONResponse:
+        return problem(exc)
+
     def _fallback(request: Request, status: int, code: str, reason: str) -> JSONResponse:
+        if request.url.path.startswith(NGSI_PATH):  # NGSI-LD: ProblemDetails
+            return problem_for_status(status, reason)
         area = area_of(request.url.path, dsp_path)
         if area is not None:
             return JSONResponse(

@@ -1,0 +1,167 @@
+"""One participant's twin, assembled: the broker, queries, temporal API, subscriptions, contexts
+and the MQTT ingest.
+
+``Twin`` is what the HTTP routes, the MQTT ingest and the data-space adapters talk to; it does no
+I/O of its own beyond what is injected (store, clock, HTTP client, MQTT address).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.concurrency import run_in_threadpool
+
+from twinspace.clock import Clock, SystemClock
+from twinspace.store import Store
+from twinspace.twin.broker import BatchResult, Broker, timestamp
+from twinspace.twin.context import ContextLoader, TermMap
+from twinspace.twin.errors import NgsiError
+from twinspace.twin.history import History
+from twinspace.twin.models import ModelCheck
+from twinspace.twin.notifier import Filter, Notifier
+from twinspace.twin.subscribing import Subscriptions
+
+log = logging.getLogger("twinspace.twin")
+Context = list[str | dict[str, Any]] | None
+
+
+@dataclass(frozen=True)
+class TwinLimits:
+    default_limit: int = 20
+    max_limit: int = 1000
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_batch: int = 10_000
+
+
+@dataclass(frozen=True)
+class MqttSource:
+    """Where sensors publish (``mqtt://host:port``), under which prefix, with which context."""
+
+    host: str
+    port: int
+    prefix: str = "twinspace/ngsi-ld"
+    context: str | None = None
+    client_id: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str, **kw: Any) -> MqttSource:
+        parsed = httpx.URL(url.replace("mqtt://", "http://", 1))
+        if not url.startswith("mqtt://") or not parsed.host:
+            raise ValueError(f"an MQTT URL looks like mqtt://host:port, not {url!r}")
+        return cls(host=parsed.host, port=parsed.port or 1883, **kw)
+
+
+class Twin:
+    def __init__(
+        self,
+        store: Store,
+        client: httpx.AsyncClient,
+        *,
+        clock: Clock | None = None,
+        context_dir: Path | None = None,
+        context_timeout: float = 3.0,
+        base_url: str = "http://127.0.0.1:8181",
+        validate_models: bool = True,
+        limits: TwinLimits | None = None,
+        notify_attempts: int = 8,
+        mqtt: MqttSource | None = None,
+        filters: dict[str, Filter] | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.limits = limits or TwinLimits()
+        self.base_url = base_url.rstrip("/")
+        self.mqtt = mqtt
+        self.contexts = ContextLoader(
+            client,
+            preload_dir=context_dir,
+            timeout=context_timeout,
+            clock=self.clock,
+            base_url=f"{self.base_url}/ngsi-ld/v1/jsonldContexts",
+        )
+        self.notifier = Notifier(
+            store=store,
+            clock=self.clock,
+            client=client,
+            terms_for=self.contexts.cached_term_map,
+            filters=filters,
+            max_attempts=notify_attempts,
+        )
+        self.broker = Broker(
+            store,
+            clock=self.clock,
+            sink=self.notifier,
+            models=ModelCheck() if validate_models else None,
+            max_batch=self.limits.max_batch,
+        )
+        self.history = History(store, self.clock)
+        self.subscriptions = Subscriptions(store, self.clock)
+        self.ingest: Any = None  # the MqttIngest while running
+
+    async def terms(self, context: Context) -> TermMap:
+        """The term map for a request's @context (core context alone when None)."""
+        return await self.contexts.term_map(list(context or []))
+
+    def now(self) -> str:
+        return timestamp(self.clock.now())
+
+    async def upsert(
+        self, tenant: str, entities: list[dict[str, Any]], context: Context
+    ) -> BatchResult:
+        """Batch upsert (update mode: attributes not sent are kept), as the ingest paths use it;
+        refused entities are logged with their reason (never silently dropped)."""
+        terms = await self.terms(context)
+        result = await run_in_threadpool(
+            lambda: self.broker.batch_upsert(tenant, entities, terms, update=True)
+        )
+        for error in result.errors:
+            log.warning(
+                "ingest refused %s: %s", error["entityId"], error["error"].get("detail", "")
+            )
+        self.notifier.wake()
+        return result
+
+    async def _mqtt_upsert(
+        self, tenant: str, entities: list[dict[str, Any]], context: Context
+    ) -> None:
+        result = await self.upsert(tenant, entities, context)
+        if result.errors and not result.success:
+            first = result.errors[0]
+            raise NgsiError("BadRequestData", f"{first['entityId']}: {first['error']['detail']}")
+
+    def status(self) -> dict[str, Any]:
+        return {"mqtt": None if self.ingest is None else self.ingest.status()}
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Twin]:
+        """Deliver notifications, and ingest MQTT messages when configured, for the block."""
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(self.notifier.run(stop), name="twin-notifier")]
+        if self.mqtt is not None:
+            from twinspace.twin.mqtt import MqttIngest
+
+            self.ingest = MqttIngest(
+                host=self.mqtt.host,
+                port=self.mqtt.port,
+                prefix=self.mqtt.prefix,
+                upsert=self._mqtt_upsert,
+                client_id=self.mqtt.client_id,
+                default_context=[self.mqtt.context] if self.mqtt.context else None,
+            )
+            tasks.append(asyncio.create_task(self.ingest.run(), name="twin-mqtt"))
+        try:
+            yield self
+        finally:
+            stop.set()
+            for task in tasks[1:]:
+                task.cancel()
+            for task in tasks:
+                with suppress(asyncio.CancelledError):
+                    await task

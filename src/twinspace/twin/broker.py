@@ -302,7 +302,7 @@ class Broker:
 
     def _batch_guard(self, payloads: list[Any]) -> None:
         if not payloads:
-            raise NgsiError("BadRequestData", "the batch is empty")
+            raise NgsiError("InvalidRequest", "the batch is empty")
         if len(payloads) > self.max_batch:
             raise NgsiError("BadRequestData", f"a batch holds at most {self.max_batch} entities")
 

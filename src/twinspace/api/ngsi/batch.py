@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from twinspace.api.ngsi.params import Projection
+from twinspace.api.ngsi.params import paging, projection
 from twinspace.api.ngsi.request import JSON, negotiate, options, read_body, tenant_of
 from twinspace.api.ngsi.respond import ngsi_response, plain
 from twinspace.twin.broker import BatchResult
@@ -105,7 +105,9 @@ def router(twin: Twin) -> APIRouter:
                 geo_q.get("geoproperty"),
             )
         attrs = spec.get("attrs")
-        params = request.query_params
+        page_size, offset, count = paging(
+            request, default_limit=twin.limits.default_limit, max_limit=twin.limits.max_limit
+        )
         q = EntityQuery(
             types=parse_type_selector(",".join(types), terms) if types else None,
             ids=ids or None,
@@ -113,12 +115,18 @@ def router(twin: Twin) -> APIRouter:
             attrs=[terms.expand(a) for a in attrs] if isinstance(attrs, list) and attrs else None,
             q=parse_q(spec["q"]) if isinstance(spec.get("q"), str) else None,
             geo=geo,
-            limit=min(int(params.get("limit", twin.limits.default_limit)), twin.limits.max_limit),
-            offset=int(params.get("offset", 0)),
-            count=params.get("count", "").lower() == "true",
+            limit=page_size,
+            offset=offset,
+            count=count,
         )
+        if q.is_empty():
+            raise NgsiError(
+                "BadRequestData",
+                "a query needs at least one of entities, attrs, q or geoQ",
+            )
+        await run_in_threadpool(twin.broker.require_tenant, tenant)
         result = await run_in_threadpool(run_query, twin.store, tenant, q, terms)
-        shape = Projection(form="keyValues" if "keyValues" in options(request) else "normalized")
+        shape = projection(request, terms, media)
         items = [shape.render(e, terms) for e in result.entities]
         headers = {} if result.total is None else {"NGSILD-Results-Count": str(result.total)}
         return ngsi_response(items, media if media != JSON else JSON, body.context, headers=headers)

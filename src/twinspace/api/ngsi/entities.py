@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from twinspace.api.ngsi.params import entity_query, projection
 from twinspace.api.ngsi.request import (
     GEO_JSON,
+    EncodedPathRoute,
     negotiate,
     options,
     query_context,
@@ -36,7 +37,7 @@ def _update_result(result: UpdateResult) -> Response:
 
 
 def router(twin: Twin) -> APIRouter:
-    api = APIRouter(tags=["ngsi-ld entities"])
+    api = APIRouter(tags=["ngsi-ld entities"], route_class=EncodedPathRoute)
     limit = twin.limits.max_body_bytes
 
     @api.post("/entities")

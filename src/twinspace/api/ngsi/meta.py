@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
-from urllib.parse import unquote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from twinspace.api.ngsi.request import negotiate, query_context, read_body, tenant_of
+from twinspace.api.ngsi.request import (
+    EncodedPathRoute,
+    negotiate,
+    query_context,
+    read_body,
+    tenant_of,
+)
 from twinspace.api.ngsi.respond import ngsi_response, plain
 from twinspace.twin.errors import NgsiError
 from twinspace.twin.service import Twin
@@ -26,7 +31,7 @@ def _details(request: Request) -> bool:
 
 
 def router(twin: Twin) -> APIRouter:
-    api = APIRouter(tags=["ngsi-ld types and attributes"])
+    api = APIRouter(tags=["ngsi-ld types and attributes"], route_class=EncodedPathRoute)
 
     def read(fn: Any, tenant: str, *args: Any) -> Any:
         twin.broker.require_tenant(tenant)
@@ -67,7 +72,7 @@ def router(twin: Twin) -> APIRouter:
         media = negotiate(request)
         context = query_context(request)
         terms = await twin.terms(context)
-        type_iri = terms.expand_type(unquote(type_name))
+        type_iri = terms.expand_type(type_name)
         counts = dict(await run_in_threadpool(read, lambda tx: tx.twin_entities.types, tenant))
         if type_iri not in counts:
             raise NgsiError("ResourceNotFound", f"no entity of type {type_name!r}")
@@ -122,7 +127,7 @@ def router(twin: Twin) -> APIRouter:
         media = negotiate(request)
         context = query_context(request)
         terms = await twin.terms(context)
-        iri = terms.expand(unquote(attr))
+        iri = terms.expand(attr)
         found = await run_in_threadpool(read, lambda tx: tx.twin_entities.attributes, tenant)
         for name, attr_types, types in found:
             if name == iri:
@@ -146,7 +151,7 @@ def router(twin: Twin) -> APIRouter:
 
     @api.get("/jsonldContexts/{context_id:path}")
     async def context(context_id: str, request: Request) -> Response:
-        entry = twin.contexts.get(unquote(context_id))
+        entry = twin.contexts.get(context_id)
         if entry is None:
             raise NgsiError("ResourceNotFound", f"no @context {context_id!r}")
         if _details(request):
@@ -155,7 +160,7 @@ def router(twin: Twin) -> APIRouter:
 
     @api.post("/jsonldContexts")
     async def add_context(request: Request) -> Response:
-        body = await read_body(request, twin.limits.max_body_bytes)
+        body = await read_body(request, twin.limits.max_body_bytes, contextual=False)
         document = body.payload.get("@context")
         if not isinstance(document, dict | list):
             raise NgsiError(
@@ -167,7 +172,7 @@ def router(twin: Twin) -> APIRouter:
     @api.delete("/jsonldContexts/{context_id:path}")
     async def delete_context(context_id: str, request: Request) -> Response:
         reload = request.query_params.get("reload", "").lower() == "true"
-        if not twin.contexts.delete(unquote(context_id), reload=reload):
+        if not twin.contexts.delete(context_id, reload=reload):
             raise NgsiError("ResourceNotFound", f"no @context {context_id!r}")
         return Response(status_code=204)
 

@@ -142,13 +142,7 @@ def entity_query(
         geo = parse_geoquery(
             georel, params["geometry"], params["coordinates"], params.get("geoproperty")
         )
-    limit = integer(request, "limit", default_limit)
-    assert limit is not None
-    if limit > max_limit:
-        raise NgsiError("TooManyResults", f"limit {limit} exceeds the maximum of {max_limit}")
-    count = params.get("count", "").lower() == "true" or "count" in options(request)
-    if limit == 0 and not count:
-        raise NgsiError("BadRequestData", "limit=0 is only allowed together with count=true")
+    limit, offset, count = paging(request, default_limit=default_limit, max_limit=max_limit)
     attrs = csv(request, "attrs")
     return EntityQuery(
         types=parse_type_selector(type_text, terms) if type_text else None,
@@ -158,6 +152,19 @@ def entity_query(
         q=parse_q(q_text) if q_text else None,
         geo=geo,
         limit=limit,
-        offset=integer(request, "offset", 0) or 0,
+        offset=offset,
         count=count,
     )
+
+
+def paging(request: Request, *, default_limit: int, max_limit: int) -> tuple[int, int, bool]:
+    """``limit``, ``offset`` and ``count`` of a query (clause 6.4.3.2 / 5.5.9): a limit over
+    the maximum is TooManyResults; ``limit=0`` only with ``count=true``."""
+    limit = integer(request, "limit", default_limit)
+    assert limit is not None
+    if limit > max_limit:
+        raise NgsiError("TooManyResults", f"limit {limit} exceeds the maximum of {max_limit}")
+    count = request.query_params.get("count", "").lower() == "true" or "count" in options(request)
+    if limit == 0 and not count:
+        raise NgsiError("BadRequestData", "limit=0 is only allowed together with count=true")
+    return limit, integer(request, "offset", 0) or 0, count

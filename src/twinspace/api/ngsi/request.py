@@ -12,12 +12,16 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
+import orjson
 from fastapi import Request
+from fastapi.routing import APIRoute
+from starlette.routing import Match
+from starlette.types import Scope
 
 from twinspace.twin.errors import NgsiError
 
@@ -40,6 +44,30 @@ class Body:
     payload: Any
     context: list[str | dict[str, Any]] | None
     media_type: str
+
+
+class EncodedPathRoute(APIRoute):
+    """A route whose path parameters may hold an encoded ``/`` (``%2F``): entity ids are URIs
+    and may contain slashes, which clients percent-encode in the URL (clause 6.3.2). Starlette
+    matches on the decoded path, where such a slash would split the segment; this matches on
+    the raw path instead, each segment decoded on its own, and decodes the parameters after."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        raw = scope.get("raw_path")
+        if scope["type"] != "http" or not raw or b"%2f" not in raw.lower():
+            return super().matches(scope)
+        text = raw.decode("latin-1").split("?", 1)[0]
+        segments = [
+            unquote(part).replace("%", "%25").replace("/", "%2F") for part in text.split("/")
+        ]
+        match, child = super().matches({**scope, "path": "/".join(segments)})
+        if match is not Match.NONE:
+            params = child.get("path_params", {})
+            child["path_params"] = {
+                key: unquote(value) if isinstance(value, str) else value
+                for key, value in params.items()
+            }
+        return match, child
 
 
 def media_type(value: str | None) -> str:
@@ -89,8 +117,10 @@ async def read_body(
     *,
     expect: type = dict,
     merge_patch: bool = False,
+    contextual: bool = True,
 ) -> Body:
-    """The request body, checked as clause 6.3.4/6.3.5 requires, with its @context."""
+    """The request body, checked as clause 6.3.4/6.3.5 requires, with its @context;
+    ``contextual=False`` for bodies whose ``@context`` member is data (POST /jsonldContexts)."""
     declared = request.headers.get("content-length")
     chunked = "chunked" in request.headers.get("transfer-encoding", "").lower()
     if declared is None and not chunked:
@@ -106,12 +136,16 @@ async def read_body(
     if len(raw) > limit:
         raise NgsiError("InvalidRequest", f"the request body exceeds {limit} bytes", status=413)
     try:
-        payload = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        payload = orjson.loads(raw)  # rejects NaN/Infinity and nesting beyond 1024
+    except (ValueError, UnicodeDecodeError) as exc:
         raise NgsiError("InvalidRequest", f"the request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise NgsiError("InvalidRequest", "the request body is nested too deeply") from None
     if not isinstance(payload, expect):
         shape = "a JSON object" if expect is dict else "a JSON array"
         raise NgsiError("InvalidRequest", f"the request body must be {shape}")
+    if not contextual:
+        return Body(payload=payload, context=None, media_type=kind)
     link = link_context(request)
     items = payload if isinstance(payload, list) else [payload]
     contexts = [item.get("@context") for item in items if isinstance(item, dict)]

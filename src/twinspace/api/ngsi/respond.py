@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from fastapi.responses import JSONResponse, Response
 
 from twinspace.api.ngsi.request import CONTEXT_REL, GEO_JSON, JSON, JSON_LD
@@ -44,7 +45,10 @@ def body_context(context: Context) -> Any:
 
 
 def dumps(body: Any) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    try:
+        return orjson.dumps(body)
+    except TypeError:  # an integer beyond 64 bits: the standard encoder writes it exactly
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def ngsi_response(

@@ -73,6 +73,7 @@ def router(twin: Twin) -> APIRouter:
         tenant = tenant_of(request)
         body = await read_body(request, limit)
         terms = await twin.terms(body.context)
+        await run_in_threadpool(twin.broker.require_tenant, tenant)
         await run_in_threadpool(subs.update, tenant, sub_id, body.payload, terms)
         return Response(status_code=204)
 

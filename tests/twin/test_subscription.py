@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from twinspace.twin import notification as n
 from twinspace.twin import subscription as s
 from twinspace.twin.context import TermMap
 from twinspace.twin.errors import NgsiError
@@ -325,7 +326,7 @@ def test_status(terms: TermMap) -> None:
 def fires(
     terms: TermMap, subscription: dict[str, Any], before: Any, after: Any, now: str = NOW
 ) -> bool:
-    return s.triggers(subscription, before, after, now, terms=terms)
+    return n.triggers(subscription, before, after, now, terms=terms)
 
 
 def test_default_triggers(terms: TermMap) -> None:
@@ -452,10 +453,10 @@ def test_inactive_and_expired(terms: TermMap) -> None:
 
 def test_compiled_once_per_version(terms: TermMap) -> None:
     subscription = sub(terms, q="speed>1")
-    first = s.compile_subscription(subscription, terms)
-    assert s.compile_subscription(copy.deepcopy(subscription), terms) is first
+    first = n.compile_subscription(subscription, terms)
+    assert n.compile_subscription(copy.deepcopy(subscription), terms) is first
     changed = s.merge_subscription(subscription, {"q": "speed>100"}, terms, LATER)
-    assert s.compile_subscription(changed, terms) is not first
+    assert n.compile_subscription(changed, terms) is not first
     assert not fires(terms, changed, None, vehicle(speed=50))
 
 
@@ -465,7 +466,7 @@ def test_compiled_once_per_version(terms: TermMap) -> None:
 def notify(
     terms: TermMap, subscription: dict[str, Any], *entities: dict[str, Any]
 ) -> dict[str, Any]:
-    return s.notification_payload(subscription, list(entities), terms, LATER)
+    return n.notification_payload(subscription, list(entities), terms, LATER)
 
 
 def test_normalized_payload(terms: TermMap) -> None:
@@ -516,7 +517,7 @@ def test_json_ld_payload_carries_the_context(terms: TermMap) -> None:
     )
     (entity,) = notify(terms, subscription, vehicle())["data"]
     assert entity["@context"] == CTX_URL
-    headers = s.notification_headers(subscription)
+    headers = n.notification_headers(subscription)
     assert headers == {"Content-Type": "application/ld+json"}
 
 
@@ -536,7 +537,7 @@ def test_headers(terms: TermMap) -> None:
             }
         },
     )
-    headers = s.notification_headers(subscription, "city")
+    headers = n.notification_headers(subscription, "city")
     assert headers["Content-Type"] == "application/json"
     assert (
         headers["Link"]
@@ -544,30 +545,30 @@ def test_headers(terms: TermMap) -> None:
     )
     assert headers["X-Token"] == "t"
     assert headers["NGSILD-Tenant"] == "city"
-    assert "NGSILD-Tenant" not in s.notification_headers(subscription, "")
+    assert "NGSILD-Tenant" not in n.notification_headers(subscription, "")
     core = s.parse_subscription(payload(), terms, NOW)
-    assert s.CORE_CONTEXT in s.notification_headers(core)["Link"]
+    assert s.CORE_CONTEXT in n.notification_headers(core)["Link"]
     inline = s.parse_subscription(payload(), terms, NOW, context=[CTX])
-    assert "Link" not in s.notification_headers(inline)
+    assert "Link" not in n.notification_headers(inline)
 
 
 def test_coalesce_keeps_latest_state_of_each_entity() -> None:
     first = {"id": "n1", "type": "Notification", "data": [{"id": "a", "v": 1}, {"id": "b", "v": 1}]}
     second = {"id": "n2", "type": "Notification", "data": [{"id": "a", "v": 2}]}
     third = {"id": "n3", "type": "Notification", "data": [{"id": "c", "v": 3}, {"id": "a", "v": 3}]}
-    merged = s.coalesce([first, second, third])
+    merged = n.coalesce([first, second, third])
     assert merged["id"] == "n1"
     assert merged["data"] == [{"id": "b", "v": 1}, {"id": "c", "v": 3}, {"id": "a", "v": 3}]
-    assert s.coalesce([first]) is first
+    assert n.coalesce([first]) is first
 
 
 def test_throttle_due(terms: TermMap) -> None:
     throttled = sub(terms, throttling=10)
     now = s.to_datetime(NOW)
-    assert s.throttle_due(throttled, None, now) == now
-    assert s.throttle_due(throttled, now - timedelta(seconds=4), now) == now + timedelta(seconds=6)
-    assert s.throttle_due(throttled, now - timedelta(seconds=40), now) == now
-    assert s.throttle_due(sub(terms), now - timedelta(seconds=1), now) == now
+    assert n.throttle_due(throttled, None, now) == now
+    assert n.throttle_due(throttled, now - timedelta(seconds=4), now) == now + timedelta(seconds=6)
+    assert n.throttle_due(throttled, now - timedelta(seconds=40), now) == now
+    assert n.throttle_due(sub(terms), now - timedelta(seconds=1), now) == now
 
 
 def test_geojson_payload(terms: TermMap) -> None:
@@ -580,16 +581,16 @@ def test_geojson_payload(terms: TermMap) -> None:
     (feature,) = data["features"]
     assert feature["id"] == "urn:ngsi-ld:Vehicle:1" and feature["type"] == "Feature"
     assert feature["geometry"] == {"type": "Point", "coordinates": [-3.7, 40.4]}
-    assert s.notification_headers(subscription)["Content-Type"] == "application/geo+json"
-    merged = s.coalesce([{"data": data}, {"data": data}])
+    assert n.notification_headers(subscription)["Content-Type"] == "application/geo+json"
+    merged = n.coalesce([{"data": data}, {"data": data}])
     assert len(merged["data"]["features"]) == 1
 
 
 def test_render_cache_is_shared_only_for_the_same_rendering(terms: TermMap) -> None:
     entity = vehicle(speed=50)
-    cache: s.RenderCache = {}
+    cache: n.RenderCache = {}
     normalized, also = sub(terms), sub(terms)
     flat = sub(terms, notification={"format": "keyValues", "endpoint": {"uri": "http://rx.test/"}})
-    first = s.render_data(normalized, [entity], terms, cache)
-    assert s.render_data(also, [entity], terms, cache)[0] is first[0]
-    assert s.render_data(flat, [entity], terms, cache)[0]["speed"] == 50
+    first = n.render_data(normalized, [entity], terms, cache)
+    assert n.render_data(also, [entity], terms, cache)[0] is first[0]
+    assert n.render_data(flat, [entity], terms, cache)[0]["speed"] == 50

@@ -38,11 +38,19 @@ class TemporalQuery:
     form: Form = "normalized"
     aggregation: Aggregation | None = None
     sys_attrs: bool = False
+    timeproperty: str = "observedAt"  # the ``timeproperty`` parameter, also without timerel
 
     @property
     def time_property(self) -> TimeProperty:
-        prop = self.time.time_property if self.time is not None else "observedAt"
+        """The time the instances are paired with, ranged and ordered by."""
+        prop = self.time.time_property if self.time is not None else self.timeproperty
         return cast(TimeProperty, "modifiedAt" if prop in ("modifiedAt", "createdAt") else prop)
+
+    @property
+    def stored_time(self) -> TimeProperty:
+        """The stored time the store selects and orders by: without a time range every instance
+        counts, also one without observedAt, so then the modification time selects them."""
+        return "modifiedAt" if self.time is None else self.time_property
 
 
 @dataclass
@@ -66,6 +74,8 @@ class History:
         terms: TermMap,
     ) -> list[dict[str, Any]]:
         grouped: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+        if query.time_property == "observedAt" and query.stored_time != "observedAt":
+            rows = sorted(rows, key=lambda r: (r.entity_id, r.attr, r.observed_at or r.modified_at))
         for row in rows:
             grouped[row.entity_id][row.attr].append(row.instance)
         out = []
@@ -101,7 +111,7 @@ class History:
                 id_pattern=q.id_pattern,
                 start=start,
                 end=end,
-                time_property=query.time_property,
+                time_property=query.stored_time,
             )
             if q.types is not None:
                 selector = q.types
@@ -119,7 +129,7 @@ class History:
                     attrs=q.attrs,
                     start=start,
                     end=end,
-                    time_property=query.time_property,
+                    time_property=query.stored_time,
                     last_n=query.last_n,
                 )
                 if page
@@ -139,9 +149,12 @@ class History:
             form=query.form,
             aggregation=query.aggregation,
             sys_attrs=query.sys_attrs,
+            timeproperty=query.timeproperty,
         )
         with self.store.transaction() as tx:
-            known = tx.twin_instances.entity_ids(tenant, ids=[entity_id])
+            known = tx.twin_instances.entity_ids(
+                tenant, ids=[entity_id], time_property="modifiedAt"
+            )
         if not known:
             raise NgsiError("ResourceNotFound", f"no temporal evolution of {entity_id!r}")
         result = self.query(tenant, single, terms)
@@ -156,6 +169,7 @@ class History:
             form=query.form,
             aggregation=query.aggregation,
             time_filter=query.time,
+            time_property=query.time_property,
         )
 
     # --- writing ------------------------------------------------------------------------------
@@ -203,7 +217,9 @@ class History:
         rows = self._rows(entity_id, types[0], payload, terms)
         with self.store.transaction() as tx:
             tx.twin_tenants.ensure(tenant, self.clock.now())
-            new = not tx.twin_instances.entity_ids(tenant, ids=[entity_id])
+            new = not tx.twin_instances.entity_ids(
+                tenant, ids=[entity_id], time_property="modifiedAt"
+            )
             if rows:
                 tx.twin_instances.add_many(tenant, rows)
             elif new:
@@ -211,7 +227,7 @@ class History:
         return new
 
     def _known(self, tx: Any, tenant: str, entity_id: str) -> str:
-        found = tx.twin_instances.entity_ids(tenant, ids=[entity_id])
+        found = tx.twin_instances.entity_ids(tenant, ids=[entity_id], time_property="modifiedAt")
         if not found:
             raise NgsiError("ResourceNotFound", f"no temporal evolution of {entity_id!r}")
         return str(found[0][1][0])

@@ -2,7 +2,7 @@
 
 ``Notifier.enqueue`` runs inside the broker's write transaction (so a change and its
 notifications commit together): it loads the tenant's live subscriptions once, matches every
-change against them (``twin.subscription``), renders the entities each subscription sees with its
+change against them (``twin.notification``), renders the entities each subscription sees with its
 own @context and queues ONE notification per subscription per call in ``tx.twin_notifications``.
 
 Throttling (clause 5.2.12): a subscription with ``throttling`` T gets at most one notification per
@@ -21,8 +21,9 @@ that was deleted, paused or has expired are dropped with that reason.
 ``filters`` maps a subscription-owner prefix (e.g. ``"transfer:"``) to a hook that shapes or hides
 (returns None) each entity before it is rendered for that subscription; a hook that raises hides
 the entity. A subscription whose @context ``terms_for`` cannot give is skipped (recorded as a
-failure on it), never failing the write. Call ``wake()`` after the write commits for prompt
-delivery; otherwise the loop polls every ``interval`` seconds.
+failure on it), never failing the write. A write that queued notifications wakes the loop when
+it commits (``wake()`` does the same from anywhere); otherwise the loop polls every ``interval``
+seconds.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
 from twinspace.clock import Clock
 from twinspace.retry import backoff
@@ -45,18 +47,16 @@ from twinspace.store import Store, Tx
 from twinspace.store.twin_rows import NotificationRow, SubscriptionRow
 from twinspace.twin.context import TermMap
 from twinspace.twin.errors import NgsiError
-from twinspace.twin.subscription import (
+from twinspace.twin.notification import (
     RenderCache,
     coalesce,
     compile_subscription,
     describe_change,
-    iso,
     notification_headers,
     notification_payload,
-    subscription_status,
     throttle_due,
-    to_datetime,
 )
+from twinspace.twin.subscription import iso, subscription_status, to_datetime
 
 log = logging.getLogger("twinspace.twin.notifier")
 
@@ -75,7 +75,10 @@ def delivery_status(row: SubscriptionRow, now: datetime) -> dict[str, Any]:
         state = "paused"
     if row.expires_at is not None and row.expires_at <= now:
         state = "expired"
-    note: dict[str, Any] = {"timesSent": row.times_sent, "timesFailed": row.times_failed}
+    # clause 5.2.12: timesSent counts every notification sent, timesFailed those that failed
+    # (the store counts successes and failures apart)
+    sent = row.times_sent + row.times_failed
+    note: dict[str, Any] = {"timesSent": sent, "timesFailed": row.times_failed}
     for key, moment in (
         ("lastNotification", row.last_notification),
         ("lastSuccess", row.last_success),
@@ -92,6 +95,7 @@ def delivery_status(row: SubscriptionRow, now: datetime) -> dict[str, Any]:
 
 
 _SEQUENCE = itertools.count()
+_COMMIT_DELAY = 0.005  # seconds between the commit hook and the loop's look
 
 
 def _queue_id() -> str:
@@ -204,7 +208,16 @@ class Notifier:
             )
         if items:
             tx.twin_notifications.enqueue_many(items)
+            if self._loop is not None:  # deliver promptly once the write commits
+                sa.event.listen(tx.conn, "commit", self._wake_on_commit, once=True)
         return len(items)
+
+    def _wake_on_commit(self, _conn: Any) -> None:
+        """Wake the loop just after the COMMIT (this hook runs right before it; should the
+        loop still look too early, its next poll finds the rows)."""
+        loop = self._loop
+        if loop is not None:
+            loop.call_soon_threadsafe(loop.call_later, _COMMIT_DELAY, self._wake.set)
 
     @staticmethod
     def _shaped(hook: Filter, row: SubscriptionRow, entity: Entity) -> Entity | None:

@@ -10,6 +10,7 @@ from twinspace.store import AlreadyExists, Store
 from twinspace.store.twin_rows import SubscriptionRow
 from twinspace.twin.broker import parse_time
 from twinspace.twin.context import TermMap
+from twinspace.twin.entity import is_uri
 from twinspace.twin.errors import NgsiError
 from twinspace.twin.notifier import delivery_status
 from twinspace.twin.subscription import merge_subscription, parse_subscription
@@ -40,6 +41,11 @@ def _row_of(
     return row
 
 
+def _check_id(sub_id: str) -> None:
+    if not is_uri(sub_id):
+        raise NgsiError("BadRequestData", f"{sub_id!r} is not a valid subscription id (a URI)")
+
+
 class Subscriptions:
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
@@ -66,6 +72,7 @@ class Subscriptions:
         return str(sub["id"])
 
     def _get(self, tenant: str, sub_id: str) -> SubscriptionRow:
+        _check_id(sub_id)
         with self.store.transaction() as tx:
             row = tx.twin_subscriptions.get(tenant, sub_id)
         if row is None:
@@ -87,6 +94,7 @@ class Subscriptions:
         return [(r.doc, delivery_status(r, now)) for r in rows], total
 
     def update(self, tenant: str, sub_id: str, fragment: Any, terms: TermMap) -> None:
+        _check_id(sub_id)
         with self.store.transaction() as tx:
             row = tx.twin_subscriptions.get(tenant, sub_id)
             if row is None:
@@ -95,6 +103,7 @@ class Subscriptions:
             tx.twin_subscriptions.replace(_row_of(tenant, sub, row, self.clock, row.owner))
 
     def delete(self, tenant: str, sub_id: str) -> None:
+        _check_id(sub_id)
         with self.store.transaction() as tx:
             if not tx.twin_subscriptions.delete(tenant, sub_id):
                 raise NgsiError("ResourceNotFound", f"no subscription {sub_id!r}")

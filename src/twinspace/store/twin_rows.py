@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -113,7 +114,15 @@ class ContextRow:
     last_used_at: datetime | None = None
 
 
-_encode = json.JSONEncoder(check_circular=False, separators=(",", ":")).encode
+_standard = json.JSONEncoder(check_circular=False, separators=(",", ":")).encode
+
+
+def _encode(value: Any) -> str:
+    """Compact JSON text (orjson; the standard encoder for what it refuses, e.g. huge ints)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return _standard(value)
 
 
 class DriverRows:

@@ -20,6 +20,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 
@@ -137,6 +138,42 @@ def _validator(model: str) -> Any:
     return Draft202012Validator(flat, format_checker=_format_checker())
 
 
+_FAST_FORMATS = {
+    "date-time": _is_date_time,
+    "uri": _is_uri,
+    "date-time-or-interval": _is_interval,
+    "ipv4": _is_ip(4),
+    "ipv6": _is_ip(6),
+}
+
+
+@cache
+def _fast(model: str) -> Any:
+    """The same schema compiled to Python code (fastjsonschema): ~20 times faster, first error
+    only, so it answers "valid?" on the write path and ``jsonschema`` explains a refusal."""
+    schema = model_schema(model)
+    flat = _inline(schema, schema.get("$defs", {}))
+    return fastjsonschema.compile(_draft7(flat), formats=_FAST_FORMATS)
+
+
+def _draft7(node: Any) -> Any:
+    """The draft-07 spelling of a 2020-12 schema: ``prefixItems`` → ``items`` (array form) and
+    ``items`` next to it → ``additionalItems`` (the only 2020-12 keywords these schemas use)."""
+    if isinstance(node, list):
+        return [_draft7(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _draft7(value) for key, value in node.items()}
+    if "$schema" in out:
+        out["$schema"] = "http://json-schema.org/draft-07/schema#"
+    if "prefixItems" in out:
+        rest = out.pop("items", None)
+        out["items"] = out.pop("prefixItems")
+        if rest is not None:
+            out["additionalItems"] = rest
+    return out
+
+
 def _path(parts: Iterable[Any]) -> str:
     out = "$"
     for part in parts:
@@ -183,6 +220,11 @@ def validate_entity(key_values: dict[str, Any], model: str) -> list[str]:
 
     An empty list means valid. Raises ``ValueError`` for an unknown model.
     """
+    try:
+        _fast(model)(key_values)
+        return []
+    except fastjsonschema.JsonSchemaException:
+        pass  # invalid (or judged so): the full validator lists every violation, or none
     validator = _validator(model)
     violations: set[str] = set()
     for error in validator.iter_errors(key_values):

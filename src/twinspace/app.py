@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -28,6 +29,7 @@ from twinspace.dataplane.push import pusher_for
 from twinspace.settings import Settings
 from twinspace.store import Store
 from twinspace.trust.participant import load_identity
+from twinspace.twin.dataspace import TwinSharing
 from twinspace.twin.service import MqttSource, Twin, TwinLimits
 
 log = logging.getLogger("twinspace")
@@ -69,6 +71,8 @@ def create_app(
         install(connector)
 
     twin = build_twin(settings, connector) if settings.twin else None
+    if twin is not None:  # twin queries as data-space assets, pulled or streamed
+        TwinSharing(twin, settings.data_dir).install(connector)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -116,6 +120,10 @@ def create_app(
     return app
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
 def build_twin(settings: Settings, connector: Connector) -> Twin:
     """The participant's NGSI-LD twin over the connector's store, clock and HTTP client."""
     mqtt = None
@@ -124,7 +132,8 @@ def build_twin(settings: Settings, connector: Connector) -> Twin:
             settings.mqtt_url,
             prefix=settings.mqtt_prefix,
             context=settings.mqtt_context,
-            client_id=f"twinspace-{settings.name}",
+            # stable for this deployment (its persistent MQTT session), distinct from any other
+            client_id=f"twinspace-{settings.name}-{_digest(settings.effective_database_url())}",
         )
     return Twin(
         connector.store,

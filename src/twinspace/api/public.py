@@ -3,6 +3,7 @@
 ``GET  /public/data[/{path}]``      the provider serves a pull transfer's asset to its token holder
 ``POST /public/token``              OAuth2-style refresh-token grant for a fresh token pair
 ``POST|PUT /public/push/{id}``      the consumer receives the data of a push transfer
+``POST /public/twin/{id}``          the consumer's twin receives a stream's NGSI-LD notification
 
 A token works only while its transfer is STARTED and not being stopped (``dataplane.tokens``):
 refusals answer 401 (unknown, expired, revoked) or 403 (the transfer does not allow it now).
@@ -27,9 +28,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from twinspace.connector.service import Connector
-from twinspace.connector.transfers import is_push
+from twinspace.connector.transfers import is_push, is_stream
 from twinspace.dataplane import tokens
-from twinspace.dataplane.received import received_path
+from twinspace.dataplane.received import StreamRefused, received_path
 from twinspace.dataplane.sources import (
     CHUNK_SIZE,
     SourceError,
@@ -156,6 +157,8 @@ def router(connector: Connector) -> APIRouter:
                 sub_path=path,
                 query=request.url.query,
                 chunk_size=CHUNK_SIZE,
+                extensions=connector.sources,
+                asset_id=granted.asset.id,
             )
         except SourceError as exc:
             log.warning("transfer %s: source unavailable: %s", t.id, exc.message)
@@ -210,7 +213,7 @@ def router(connector: Connector) -> APIRouter:
         t = granted.transfer
         if t.id != transfer_id:
             return refused_scope(f"this token is not for transfer {transfer_id!r}")
-        if t.role != Role.CONSUMER or not is_push(t.format):
+        if t.role != Role.CONSUMER or not is_push(t.format) or is_stream(t.format):
             return refused_scope("this token is not for pushing data to this connector")
         target = received_path(settings.data_dir, transfer_id)
         try:
@@ -220,6 +223,42 @@ def router(connector: Connector) -> APIRouter:
             return error(400, "incomplete", "the request body broke off")
         await run_in_threadpool(connector.transfers.record_bytes, t.id, nbytes)
         return JSONResponse({"bytes": nbytes})
+
+    # --- stream receiver (the twin) -------------------------------------------------------------
+
+    @api.post("/twin/{transfer_id}", operation_id="public_twin")
+    async def receive_twin(request: Request, transfer_id: str) -> Response:
+        granted = await authorize(request)
+        if isinstance(granted, Response):
+            return granted
+        t = granted.transfer
+        if t.id != transfer_id:
+            return refused_scope(f"this token is not for transfer {transfer_id!r}")
+        if t.role != Role.CONSUMER or not is_stream(t.format):
+            return refused_scope("this token is not for a twin stream to this connector")
+        receiver = connector.stream_receiver
+        if receiver is None:
+            return error(404, "not_found", "this connector runs no twin to receive into")
+        limit = settings.max_body_bytes
+        raw = bytearray()
+        try:
+            async for chunk in request.stream():
+                raw.extend(chunk)
+                if len(raw) > limit:
+                    return error(413, "too_large", f"a notification is at most {limit} bytes")
+        except ClientDisconnect:
+            return error(400, "incomplete", "the request body broke off")
+        try:
+            await receiver(
+                t,
+                bytes(raw),
+                request.headers.get("content-type", ""),
+                request.headers.get("link"),
+            )
+        except StreamRefused as exc:
+            return error(exc.status, "invalid_notification", exc.reason)
+        await run_in_threadpool(connector.transfers.record_bytes, t.id, len(raw))
+        return Response(status_code=204)
 
     return api
 
@@ -241,7 +280,7 @@ def _stream(connector: Connector, transfer_id: str, source: SourceStream) -> Str
         if finished and sent:
             connector.transfers.record_bytes(transfer_id, sent)
 
-    headers = {"Cache-Control": "no-store"}
+    headers = {"Cache-Control": "no-store", **source.headers}
     if source.size is not None:
         headers["Content-Length"] = str(source.size)
     return StreamingResponse(

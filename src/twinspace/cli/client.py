@@ -165,6 +165,7 @@ class ManagementClient:
         agreement_id: str,
         transfer_type: str,
         purpose: str | None = None,
+        tenant: str | None = None,
     ) -> str:
         body = {
             "counterPartyAddress": provider_dsp,
@@ -174,6 +175,8 @@ class ManagementClient:
         }
         if purpose:  # declared to the provider; its policy may require one
             body["purpose"] = purpose
+        if tenant:  # the tenant of our twin that receives an NgsiLd-PUSH stream
+            body["tenant"] = tenant
         result: Json = await self.call("POST", "/transferprocesses", body)
         return str(result["@id"])
 

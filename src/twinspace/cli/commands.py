@@ -219,8 +219,17 @@ def transfer(
     provider: Annotated[str, typer.Argument(help="The provider's DSP URL.")],
     agreement_id: Annotated[str, typer.Argument(help="The contract agreement to transfer under.")],
     transfer_type: Annotated[
-        str, typer.Option("--type", help="HttpData-PULL (we fetch) or HttpData-PUSH (they send).")
+        str,
+        typer.Option(
+            "--type",
+            help="HttpData-PULL (we fetch), HttpData-PUSH (they send) or, for a twin asset, "
+            "NgsiLd-PUSH (their twin streams its changes into ours until stopped).",
+        ),
     ] = flows.PULL,
+    tenant: Annotated[
+        str | None,
+        typer.Option(help="With NgsiLd-PUSH: the tenant of our twin that receives the stream."),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Where a pulled file goes (default ./<agreement id>).")
     ] = None,
@@ -233,8 +242,14 @@ def transfer(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each state.")] = 60.0,
 ) -> None:
     """Transfer data under an agreement: start, wait for STARTED, pull, complete."""
-    if transfer_type not in (flows.PULL, flows.PUSH):
-        fail(CliError(f"--type must be {flows.PULL} or {flows.PUSH}"))
+    if transfer_type not in (flows.PULL, flows.PUSH, flows.STREAM):
+        fail(
+            CliError(
+                f"--type must be {flows.PULL} or {flows.PUSH} (or {flows.STREAM} for a twin asset)"
+            )
+        )
+    if tenant and transfer_type != flows.STREAM:
+        fail(CliError(f"--tenant is only for --type {flows.STREAM}"))
     dest = out or Path(_safe_name(agreement_id))
 
     async def go() -> None:
@@ -266,7 +281,15 @@ def transfer(
                     timeout=timeout,
                     on_state=on_state,
                     progress=on_bytes,
+                    tenant=tenant,
                 )
+        if transfer_type == flows.STREAM:
+            console.print(
+                f"transfer {result.transfer_id} [green]{result.state}[/]: the provider's twin "
+                f"now streams into ours (tenant {tenant or 'default'!r}); stop it with POST "
+                "/management/v3/transferprocesses/<id>/suspend or /terminate"
+            )
+            return
         where = f"to {result.path}" if result.path else "pushed to this connector"
         console.print(
             f"transfer {result.transfer_id} [green]{result.state}[/]: "

@@ -25,6 +25,8 @@ StateCallback = Callable[[str], None]
 POLL_INTERVAL = 0.1
 PULL = "HttpData-PULL"
 PUSH = "HttpData-PUSH"
+#: A twin stream: the provider's twin notifies ours until the transfer is stopped.
+STREAM = "NgsiLd-PUSH"
 
 
 def as_list(value: Any) -> list[Any]:
@@ -210,15 +212,26 @@ async def transfer(
     timeout: float = 60.0,
     on_state: StateCallback | None = None,
     progress: Progress | None = None,
+    tenant: str | None = None,
 ) -> Transferred:
     """Start a transfer under ``agreement_id`` (declaring ``purpose``); for a pull, fetch the
-    data to ``out``."""
+    data to ``out``; a twin stream (``NgsiLd-PUSH``, into our twin's ``tenant``) is left
+    running once STARTED."""
     began = time.monotonic()
-    transfer_id = await client.start_transfer(provider_dsp, agreement_id, transfer_type, purpose)
+    transfer_id = await client.start_transfer(
+        provider_dsp, agreement_id, transfer_type, purpose, tenant
+    )
     what = f"transfer {transfer_id}"
 
     def fetch() -> Awaitable[Json]:
         return client.transfer(transfer_id)
+
+    if transfer_type == STREAM:
+        done = await wait_for_state(
+            fetch, {"STARTED"}, what=what, timeout=timeout, on_state=on_state
+        )
+        nbytes = int(done.get("bytesTransferred") or 0)
+        return Transferred(transfer_id, "STARTED", nbytes, None, time.monotonic() - began)
 
     if transfer_type != PULL:
         # The provider pushes to us and completes the transfer itself.

@@ -86,7 +86,17 @@ def _asset(ctx: Context, body: Json, *, generate: bool) -> Asset:
     properties = obj(body, "properties", required=False)
     private = obj(body, "privateProperties", required=False)
     address = {k: v for k, v in obj(body, "dataAddress", required=True).items() if k != "@type"}
-    text(address, "type", where="dataAddress.")
+    kind = str(text(address, "type", where="dataAddress."))
+    extension = ctx.kinds.get(kind.lower())
+    if extension is not None:
+        try:
+            extension.check(address)
+        except ValueError as exc:
+            raise invalid(f"dataAddress ({kind}): {exc}") from None
+    elif kind.lower() == "ngsildquery":
+        raise invalid(
+            "dataAddress type NgsiLdQuery needs the twin, which this connector does not run"
+        )
     return Asset(asset_id, dict(properties), address, dict(private), _now(ctx))
 
 
@@ -96,8 +106,25 @@ def create_asset(ctx: Context, body: Json) -> Json:
     return views.id_response(asset.id, asset.created_at)
 
 
+def _streams_follow(ctx: Context, tx: Tx, asset: Asset) -> None:
+    """The running streams of a changed asset take its new definition (query, view) at once."""
+    from twinspace.connector.catalog import TWIN_PUSH
+    from twinspace.protocol.machine import Role
+    from twinspace.store import tables
+
+    extension = ctx.catalog.kind_of(asset)
+    if extension is None:
+        return
+    c = tables.transfers.c
+    running = tx.transfers.list(
+        c.asset_id == asset.id, c.role == Role.PROVIDER, c.format == TWIN_PUSH
+    )
+    for t in running:
+        extension.transfer_changed(tx, t, asset, _now(ctx))
+
+
 def update_asset(ctx: Context, body: Json) -> None:
-    _replace(ctx, "assets", _asset(ctx, body, generate=False), "asset")
+    _replace(ctx, "assets", _asset(ctx, body, generate=False), "asset", after=_streams_follow)
 
 
 def get_asset(ctx: Context, asset_id: str) -> Json:
@@ -280,7 +307,12 @@ def _insert(ctx: Context, write: Callable[[Tx], None], what: str, key: str) -> N
 
 
 def _replace(
-    ctx: Context, rows: str, record: Any, what: str, check: Callable[[Tx, Any], None] | None = None
+    ctx: Context,
+    rows: str,
+    record: Any,
+    what: str,
+    check: Callable[[Tx, Any], None] | None = None,
+    after: Callable[[Context, Tx, Any], None] | None = None,
 ) -> None:
     """Overwrite an existing definition (404 if unknown), keeping its creation time."""
     with ctx.store.transaction() as tx:
@@ -291,6 +323,8 @@ def _replace(
             check(tx, record)
         record.created_at = old.created_at
         getattr(tx, rows).replace(record)
+        if after is not None:
+            after(ctx, tx, record)
 
 
 def _get(ctx: Context, rows: str, key: str, what: str, view: Callable[[Any], Json]) -> Json:

@@ -13,10 +13,21 @@ from twinspace.store import Asset, ContractDefinition, Tx
 
 Json = dict[str, Any]
 
-#: Distribution formats this connector's data plane serves.
+#: Distribution formats this connector's data plane serves for every asset.
 FORMATS = ("HttpData-PULL", "HttpData-PUSH")
+#: The twin's stream: changes of an ``NgsiLdQuery`` asset pushed as NGSI-LD notifications.
+TWIN_PUSH = "NgsiLd-PUSH"
 RULE_KEYS = ("permission", "prohibition", "obligation")
 EDC_NS = "https://w3id.org/edc/v0.0.1/ns/"
+
+
+def address_type(address: Json) -> str:
+    """A data address's ``type`` (EDC also writes it as ``@type`` or in its namespace)."""
+    for key in ("type", "@type", EDC_NS + "type"):
+        value = address.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
 
 
 def _asset_value(asset: Asset, path: str) -> Any:
@@ -66,10 +77,43 @@ Visible = Callable[[Json], bool]
 class Catalog:
     """Builds DSP Catalog/Dataset documents and resolves offers for negotiation."""
 
-    def __init__(self, participant_id: str, dsp_url: str) -> None:
+    def __init__(
+        self, participant_id: str, dsp_url: str, kinds: dict[str, Any] | None = None
+    ) -> None:
         self.participant_id = participant_id
         self.dsp_url = dsp_url
         self.service_id = "urn:twinspace:dataservice"
+        #: Data-plane extensions (``context.AssetKind``) by lower-case data-address type.
+        self.kinds: dict[str, Any] = {} if kinds is None else kinds
+
+    def kind_of(self, asset: Asset) -> Any:
+        """The extension serving ``asset`` (None: a generic File/HttpData asset)."""
+        return self.kinds.get(address_type(asset.data_address).lower())
+
+    def formats_for(self, asset: Asset) -> tuple[str, ...]:
+        """The distribution formats offered for ``asset``."""
+        kind = self.kind_of(asset)
+        extra: tuple[str, ...] = () if kind is None else tuple(kind.formats(asset.data_address))
+        return FORMATS + extra
+
+    def known_formats(self) -> tuple[str, ...]:
+        """Every format some asset of this connector may be offered in."""
+        extra = {TWIN_PUSH} if self.kinds else set()
+        return FORMATS + tuple(sorted(extra))
+
+    def refusal(self, asset: Asset, fmt: str) -> str | None:
+        """Why ``asset`` cannot be transferred in ``fmt`` (None: it can)."""
+        kind = self.kind_of(asset)
+        if kind is not None:
+            refused: str | None = kind.refusal(asset, fmt)
+            return refused
+        if fmt not in FORMATS:
+            shown = address_type(asset.data_address) or "no type"
+            return (
+                f"format {fmt!r} is only offered for twin (NgsiLdQuery) assets; asset "
+                f"{asset.id!r} is of type {shown!r} (use one of {', '.join(FORMATS)})"
+            )
+        return None
 
     def _service(self) -> Json:
         return {"@id": self.service_id, "@type": "DataService", "endpointURL": self.dsp_url}
@@ -101,7 +145,7 @@ class Catalog:
                 doc[short] = value
         doc["distribution"] = [
             {"@type": "Distribution", "format": fmt, "accessService": self.service_id}
-            for fmt in FORMATS
+            for fmt in self.formats_for(asset)
         ]
         return doc
 

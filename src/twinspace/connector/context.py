@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from twinspace.clock import Clock
 from twinspace.connector.catalog import Catalog
 from twinspace.settings import Settings
-from twinspace.store import Conflict, Negotiation, Store, Transfer, Tx
+from twinspace.store import Asset, Conflict, Negotiation, Store, Transfer, Tx
 from twinspace.usage.decisions import UsageControl
 
 T = TypeVar("T")
@@ -36,6 +36,27 @@ class Ledger(Protocol):
     ) -> None: ...
 
 
+class AssetKind(Protocol):
+    """An extension of the data plane serving one data-address ``type`` (e.g. the twin's
+    ``NgsiLdQuery``): it validates such addresses, may offer extra distribution formats, and
+    follows its transfers' states (called in the transaction that changes the state)."""
+
+    def check(self, address: Mapping[str, Any]) -> None:
+        """Raise ValueError (its message names the bad member) when ``address`` is invalid."""
+
+    def formats(self, address: Mapping[str, Any]) -> tuple[str, ...]:
+        """The formats offered for such an asset beyond the generic ones."""
+
+    def refusal(self, asset: Asset, fmt: str) -> str | None:
+        """Why a transfer of ``asset`` in ``fmt`` is refused (None: it is not)."""
+
+    def transfer_changed(
+        self, tx: Tx, t: Transfer, asset: Asset | None, now: datetime, *, stopping: bool = False
+    ) -> None:
+        """A provider stream of such an asset changed state, or (``stopping``) this side just
+        queued its suspension, completion or termination; ``asset`` is None when deleted."""
+
+
 @dataclass
 class Context:
     settings: Settings
@@ -48,6 +69,8 @@ class Context:
     script: Script | None = None
     #: Transparency log: agreements and transfer states are logged (None: no log configured).
     ledger: Ledger | None = None
+    #: Data-plane extensions by lower-case data-address type (shared with the catalog).
+    kinds: dict[str, AssetKind] = field(default_factory=dict)
 
     @property
     def participant_id(self) -> str:

@@ -240,6 +240,7 @@ class OutboxManager:
         rows.update_versioned(process)
         if table == "transfers":
             tokens.revoke(tx, process.id, now)
+            self.transfers.follow(tx, process, now)  # a twin stream ends with it
         was_termination = item.message_type in (CNMessage.TERMINATION, TPMessage.TERMINATION)
         if known and not was_termination:
             self._courtesy_termination(tx, item, process)

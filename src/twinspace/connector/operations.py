@@ -11,14 +11,14 @@ from typing import Any
 
 from twinspace.connector import views
 from twinspace.connector.admin import invalid, not_found, obj, text
-from twinspace.connector.catalog import FORMATS
+from twinspace.connector.catalog import TWIN_PUSH
 from twinspace.connector.context import retry_on_conflict
 from twinspace.connector.errors import ManagementError
 from twinspace.connector.jsonld import normalize_policy, with_context
 from twinspace.connector.processes import INITIAL
 from twinspace.connector.query import QuerySpec, apply
 from twinspace.connector.service import Connector
-from twinspace.connector.transfers import is_push
+from twinspace.connector.transfers import is_push, is_stream
 from twinspace.protocol.machine import Role
 from twinspace.protocol.negotiation import CN
 from twinspace.protocol.transfer import TP, TPMessage
@@ -222,8 +222,12 @@ def start_transfer(connector: Connector, body: Json) -> Json:
     agreement_id = text(body, "contractId")
     transfer_type = text(body, "transferType")
     assert agreement_id is not None and transfer_type is not None
-    if transfer_type not in FORMATS:
-        raise invalid(f"transferType {transfer_type!r} is not supported; use {', '.join(FORMATS)}")
+    formats = connector.ctx.catalog.known_formats()
+    if transfer_type not in formats:
+        raise invalid(f"transferType {transfer_type!r} is not supported; use {', '.join(formats)}")
+    tenant = text(body, "tenant", required=False) or ""
+    if tenant and not is_stream(transfer_type):
+        raise invalid(f"tenant is only for {TWIN_PUSH} transfers (received into this twin)")
     address = _address(body)
     with connector.store.transaction() as tx:
         agreement = tx.agreements.find(agreement_id)
@@ -236,8 +240,9 @@ def start_transfer(connector: Connector, body: Json) -> Json:
         counter_party_address=address or n.counter_party_address,
         agreement_id=agreement_id,
         format_=transfer_type,
-        data_destination=_destination(body, transfer_type),
+        data_destination=None if is_stream(transfer_type) else _destination(body, transfer_type),
         purpose=text(body, "purpose", required=False),
+        tenant=tenant,
     )
     return views.id_response(t.id, t.created_at)
 

@@ -11,11 +11,13 @@ import httpx
 
 from twinspace.clock import Clock, SystemClock
 from twinspace.connector.catalog import Catalog
-from twinspace.connector.context import Context
+from twinspace.connector.context import AssetKind, Context
 from twinspace.connector.dispatcher import HttpDispatcher
 from twinspace.connector.manager import OutboxManager, Pusher
 from twinspace.connector.negotiations import Negotiations
 from twinspace.connector.transfers import Transfers
+from twinspace.dataplane.received import StreamReceiver
+from twinspace.dataplane.sources import SourceOpener
 from twinspace.settings import Settings
 from twinspace.store import DutyRecord, Store, Tx
 from twinspace.transparency.submitter import LogSubmitter
@@ -41,13 +43,19 @@ class Connector:
         identity: ParticipantIdentity | None = None,
     ) -> None:
         self.store = store or Store.open(settings.effective_database_url())
+        kinds: dict[str, AssetKind] = {}
         self.ctx = Context(
             settings=settings,
             store=self.store,
             clock=clock or SystemClock(),
-            catalog=Catalog(settings.participant_id, settings.dsp_url()),
+            catalog=Catalog(settings.participant_id, settings.dsp_url(), kinds),
             usage=UsageControl(settings.dataspace),
+            kinds=kinds,
         )
+        #: Extra data-plane sources by lower-case data-address type (the twin's NgsiLdQuery).
+        self.sources: dict[str, SourceOpener] = {}
+        #: Receives the notifications of twin streams we consume (None: no twin here).
+        self.stream_receiver: StreamReceiver | None = None
         self._own_client = http_client is None
         self.http = http_client or httpx.AsyncClient(timeout=settings.send_timeout)
         #: The DCP trust layer (None with ``auth=none``, the unauthenticated development profile).

@@ -1,8 +1,12 @@
 """Transfer processes: inbound DSP messages on both sides, management actions, and reactions.
 
 Formats: ``HttpData-PULL`` (the provider's start message carries an endpoint and a bearer token
-bound to the transfer) and ``HttpData-PUSH`` (the provider's data plane sends the data to the
-consumer's data address, then completes the transfer).
+bound to the transfer), ``HttpData-PUSH`` (the provider's data plane sends the data to the
+consumer's data address, then completes the transfer) and, for twin assets only, ``NgsiLd-PUSH``
+(a stream: the provider's twin notifies every change to the consumer's twin for as long as the
+transfer is STARTED; it ends only by suspension, completion or termination). The data-plane
+extension of an asset's type (``Context.kinds``) follows such a transfer's states in the
+transaction that changes them.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NoReturn
 
-from twinspace.connector.catalog import FORMATS
+from twinspace.connector.catalog import TWIN_PUSH
 from twinspace.connector.context import retry_on_conflict
 from twinspace.connector.errors import ManagementError, Pids, bad_request
 from twinspace.connector.ids import new_pid
@@ -44,6 +48,17 @@ def is_push(fmt: str) -> bool:
     return fmt.upper().endswith("-PUSH")
 
 
+def is_stream(fmt: str) -> bool:
+    """A stream of twin notifications (no one-shot push job, no pull token)."""
+    return fmt == TWIN_PUSH
+
+
+#: Lifetime of the consumer's receiving token of a stream: it lasts as long as the transfer
+#: (a token only works while its transfer is STARTED, and is revoked when it ends).
+STREAM_TOKEN_SECONDS = 10 * 365 * 86_400
+STOPPING = (TPMessage.SUSPENSION, TPMessage.COMPLETION, TPMessage.TERMINATION)
+
+
 class Transfers(ProcessService[Transfer]):
     area = AREA
     noun = "transfer process"
@@ -62,6 +77,8 @@ class Transfers(ProcessService[Transfer]):
             TPMessage.TERMINATION: "termination",
         }
         kind = message["@type"]
+        if kind in STOPPING and t.role == Role.PROVIDER:
+            self.follow(tx, t, now, stopping=True)  # a stream stops the moment we stop it
         if kind == TPMessage.REQUEST:
             path = "transfers/request"
         elif t.role == Role.CONSUMER:
@@ -100,7 +117,17 @@ class Transfers(ProcessService[Transfer]):
 
     # --- reactions ------------------------------------------------------------------------------
 
+    def follow(self, tx: Tx, t: Transfer, now: datetime, *, stopping: bool = False) -> None:
+        """Tell the data-plane extension of a streamed asset that the transfer changed."""
+        if t.role != Role.PROVIDER or not is_stream(t.format) or not self.ctx.kinds:
+            return
+        asset = tx.assets.find(t.asset_id) if t.asset_id else None
+        kind = self.ctx.catalog.kind_of(asset) if asset is not None else None
+        for extension in [kind] if kind is not None else list(self.ctx.kinds.values()):
+            extension.transfer_changed(tx, t, asset, now, stopping=stopping)
+
     def react(self, tx: Tx, t: Transfer, now: datetime) -> None:
+        self.follow(tx, t, now)
         if self.ctx.ledger is not None and t.state in LOGGED_STATES:
             self.ctx.ledger.record(
                 tx,
@@ -153,7 +180,12 @@ class Transfers(ProcessService[Transfer]):
             if not isinstance(pid, str) or not pid:
                 raise ValueError("the provider's acknowledgement carries no providerPid")
             t.provider_pid = pid
-        elif kind == TPMessage.START and t.role == Role.PROVIDER and is_push(t.format):
+        elif (
+            kind == TPMessage.START
+            and t.role == Role.PROVIDER
+            and is_push(t.format)
+            and not is_stream(t.format)  # a stream is fed by the twin's notifier instead
+        ):
             destination = (t.data_destination or {}).get("endpoint", "")
             queue(
                 tx,
@@ -192,16 +224,19 @@ class Transfers(ProcessService[Transfer]):
         format_: str,
         data_destination: Json | None = None,
         purpose: str | None = None,
+        tenant: str = "",
     ) -> Transfer:
         """Consumer: ask for a transfer; ``purpose`` is declared to the provider (its policies
-        may require one, e.g. ``purpose eq traffic-planning``)."""
+        may require one, e.g. ``purpose eq traffic-planning``). An ``NgsiLd-PUSH`` stream is
+        always received into this connector's own twin (tenant ``tenant``)."""
         if not counter_party_address.startswith(("http://", "https://")):
             raise ManagementError(
                 400, f"counterPartyAddress {counter_party_address!r} is not an http(s) URL"
             )
-        if format_ not in FORMATS:
+        formats = self.ctx.catalog.known_formats()
+        if format_ not in formats:
             raise ManagementError(
-                400, f"transferType {format_!r} is not supported; use one of {', '.join(FORMATS)}"
+                400, f"transferType {format_!r} is not supported; use one of {', '.join(formats)}"
             )
         now = self._now()
         pid = new_pid()
@@ -223,14 +258,26 @@ class Transfers(ProcessService[Transfer]):
                 created_at=now,
                 updated_at=now,
             )
-            if is_push(format_) and data_destination is None:
-                s = self.ctx.settings
+            s = self.ctx.settings
+            if is_stream(format_):  # received by our own twin, whatever was asked
+                life = STREAM_TOKEN_SECONDS
+                issued = tokens.issue(tx, pid, now, life, life)
+                data_destination = m.data_address(
+                    f"{s.base_url()}/public/twin/{pid}",
+                    {"authorization": issued.access, "authType": "bearer"},
+                )
+            elif is_push(format_) and data_destination is None:
                 issued = tokens.issue(tx, pid, now, s.refresh_ttl_seconds, s.refresh_ttl_seconds)
                 data_destination = m.data_address(
                     f"{s.base_url()}/public/push/{pid}",
                     {"authorization": issued.access, "authType": "bearer"},
                 )
-            t.data_destination = data_destination
+            # our copy may say which tenant of our twin receives a stream; the message does not
+            t.data_destination = (
+                {**data_destination, "tenant": tenant}
+                if is_stream(format_) and data_destination is not None
+                else data_destination
+            )
             message = m.transfer_request(
                 consumer_pid=pid,
                 agreement_id=agreement_id,
@@ -295,10 +342,11 @@ class Transfers(ProcessService[Transfer]):
         msg = self.check_schema(body, "TransferRequestMessage", pids)
         self.check_callback(msg["callbackAddress"], pids)
         fmt = msg["format"]
-        if fmt not in FORMATS:
+        formats = self.ctx.catalog.known_formats()
+        if fmt not in formats:
             raise bad_request(
                 AREA,
-                f"format {fmt!r} is not supported ({', '.join(FORMATS)})",
+                f"format {fmt!r} is not supported ({', '.join(formats)})",
                 code="UNSUPPORTED_FORMAT",
                 **pids,
             )
@@ -326,8 +374,12 @@ class Transfers(ProcessService[Transfer]):
                 refuse("AGREEMENT_NOT_FINAL", f"agreement {agreement.id!r} is not finalized")
             if caller is not None and agreement.consumer_id not in (caller, "unknown"):
                 refuse("NOT_ASSIGNEE", "the agreement was not made with this consumer")
-            if tx.assets.find(agreement.asset_id) is None:
+            asset = tx.assets.find(agreement.asset_id)
+            if asset is None:
                 refuse("ASSET_GONE", f"asset {agreement.asset_id!r} no longer exists")
+            refused = self.ctx.catalog.refusal(asset, fmt)
+            if refused is not None:
+                refuse("UNSUPPORTED_FORMAT", refused)
             pid = new_pid()
             t = Transfer(
                 id=pid,

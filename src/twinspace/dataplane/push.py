@@ -8,12 +8,12 @@ and terminates the transfer after its last attempt).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
 import httpx
 
-from twinspace.dataplane.sources import CHUNK_SIZE, SourceStream, open_source
+from twinspace.dataplane.sources import CHUNK_SIZE, SourceOpener, SourceStream, open_source
 from twinspace.protocol.messages import endpoint_properties
 from twinspace.protocol.transfer import TP
 from twinspace.store import Asset, OutboxItem, Transfer
@@ -54,7 +54,11 @@ async def _counted(source: SourceStream, sent: list[int]) -> AsyncIterator[bytes
 
 
 async def push(
-    client: httpx.AsyncClient, transfer: Transfer, asset: Asset, chunk_size: int = CHUNK_SIZE
+    client: httpx.AsyncClient,
+    transfer: Transfer,
+    asset: Asset,
+    chunk_size: int = CHUNK_SIZE,
+    extensions: Mapping[str, SourceOpener] | None = None,
 ) -> int:
     """Stream ``asset``'s data to ``transfer``'s destination; returns the bytes sent."""
     destination = transfer.data_destination or {}
@@ -62,7 +66,11 @@ async def push(
     if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
         raise PushError(f"transfer {transfer.id!r} has no http(s) destination endpoint")
     async with await open_source(
-        asset.data_address, client=client, chunk_size=chunk_size
+        asset.data_address,
+        client=client,
+        chunk_size=chunk_size,
+        extensions=extensions,
+        asset_id=asset.id,
     ) as source:
         headers = {"Content-Type": source.content_type}
         if source.size is not None:
@@ -89,6 +97,6 @@ def pusher_for(connector: Connector) -> Callable[[OutboxItem], Awaitable[int]]:
 
     async def pusher(item: OutboxItem) -> int:
         transfer, asset = await asyncio.to_thread(_load, connector, item.process_id)
-        return await push(connector.http, transfer, asset)
+        return await push(connector.http, transfer, asset, extensions=connector.sources)
 
     return pusher

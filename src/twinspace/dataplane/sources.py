@@ -10,6 +10,9 @@ Supported ``type`` values:
     "proxyQueryParams": "true", "authKey": "X-Api-Key", "authCode": "secret"}``; a proxied ``GET``
     whose body is streamed through as it arrives (it may be endless).
 
+Other types are served by extensions registered on the connector (``Connector.sources``, a
+``SourceOpener`` per lower-case type), e.g. ``NgsiLdQuery`` by ``twinspace.twin.dataspace``.
+
 Nothing is ever read into memory whole: a source yields chunks of at most ``chunk_size`` bytes.
 """
 
@@ -52,6 +55,8 @@ class SourceStream:
     content_type: str
     size: int | None = None
     closer: Callable[[], Awaitable[None]] = field(default=_nothing, repr=False)
+    #: Extra response headers of a pull (e.g. the JSON-LD context ``Link`` of twin data).
+    headers: dict[str, str] = field(default_factory=dict)
 
     async def aclose(self) -> None:
         await self.closer()
@@ -61,6 +66,29 @@ class SourceStream:
 
     async def __aexit__(self, *_exc: object) -> None:
         await self.aclose()
+
+
+#: Opens an extension source: (the asset's data address, the asset id, the request's query).
+SourceOpener = Callable[[Mapping[str, Any], str, str], Awaitable[SourceStream]]
+
+
+async def _pieces(parts: AsyncIterator[bytes], chunk_size: int) -> AsyncIterator[bytes]:
+    async for part in parts:
+        for start in range(0, len(part), chunk_size):
+            yield part[start : start + chunk_size]
+
+
+def generated(
+    parts: AsyncIterator[bytes],
+    content_type: str,
+    *,
+    headers: dict[str, str] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> SourceStream:
+    """A source produced piece by piece (each cut to ``chunk_size``), size unknown."""
+    return SourceStream(
+        chunks=_pieces(parts, chunk_size), content_type=content_type, headers=dict(headers or {})
+    )
 
 
 def _truthy(value: Any) -> bool:
@@ -216,9 +244,15 @@ async def open_source(
     sub_path: str = "",
     query: str = "",
     chunk_size: int = CHUNK_SIZE,
+    extensions: Mapping[str, SourceOpener] | None = None,
+    asset_id: str = "",
 ) -> SourceStream:
-    """Open the source ``address`` describes; raises SourceError when it cannot be read."""
+    """Open the source ``address`` describes; raises SourceError when it cannot be read.
+    ``extensions``: openers of further types (``asset_id``: the asset they serve)."""
     kind = source_type(address)
+    opener = (extensions or {}).get(kind.lower())
+    if opener is not None:
+        return await opener(address, asset_id, query)
     if kind.lower() == "file":
         return await open_file(address, chunk_size)
     if kind.lower() == "httpdata":

@@ -22,6 +22,7 @@ import shutil
 import signal
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from twinspace.cli import flows
 from twinspace.cli.audit import run_audit
 from twinspace.cli.client import Json
 from twinspace.cli.console import CliError, console, errors
+from twinspace.demo import twin
 from twinspace.demo.data import write_air_quality, write_traffic_counts
 from twinspace.demo.participants import DemoError, Fleet, Participant
 
@@ -72,6 +74,7 @@ class Summary:
     log_entries: int = 0
     log_checks: int = 0
     trail: list[str] = field(default_factory=list)
+    city_twin: twin.TwinSummary | None = None
 
 
 @dataclass
@@ -139,9 +142,14 @@ QUICK_STATUS = {
 }
 
 
-def participants(base_port: int, home: Path) -> list[Participant]:
+def participants(base_port: int, home: Path, *, mqtt: bool = False) -> list[Participant]:
     authority = Participant("authority", "governance authority", base_port + 3, home / "authority")
     did = authority.participant_id
+    run = uuid.uuid4().hex[:8]  # this run's own MQTT topics
+
+    def sensors(key: str) -> dict[str, str]:
+        return twin.mqtt_settings(f"twinspace-demo/{run}/{key}") if mqtt else {}
+
     return [
         authority,
         # the city runs its duties (here: notify the provider) every second
@@ -153,14 +161,21 @@ def participants(base_port: int, home: Path) -> list[Participant]:
             authority=did,
             settings={"TWINSPACE_POLICY_MONITOR_SECONDS": "1"},
         ),
-        Participant("mobility", "mobility operator", base_port + 1, home / "mobility", did),
+        Participant(
+            "mobility",
+            "mobility operator",
+            base_port + 1,
+            home / "mobility",
+            did,
+            settings=sensors("mobility"),
+        ),
         Participant(
             "environment",
             "environment agency",
             base_port + 2,
             home / "environment",
             did,
-            settings=QUICK_STATUS,
+            settings={**QUICK_STATUS, **sensors("environment")},
         ),
     ]
 
@@ -437,6 +452,8 @@ async def scenario(fleet: Fleet) -> Summary:
         )
     await usage_control(fleet, summary)
     await transparency(fleet, summary)
+    async with step("building the city's twin", *connectors(fleet)):
+        summary.city_twin = await twin.city_twin(connectors(fleet))
     await revocation(fleet, summary)
     return summary
 
@@ -478,6 +495,9 @@ def print_summary(fleet: Fleet, summary: Summary, seconds: float) -> None:
             f"({summary.log_checks} checks); trail of {summary.exchanges[0].dataset}: "
             + ", ".join(summary.trail)
         )
+    if summary.city_twin is not None:
+        console.print()
+        twin.print_twin(summary.city_twin)
     if summary.revoked:
         console.print(
             f"\nrevoked: the {labels[summary.revoked]} was refused "
@@ -541,7 +561,7 @@ def run_demo(*, keep_data: bool = False, base_port: int = 8101, run_dir: Path | 
     except DemoError as exc:
         errors.print(f"[bold red]demo failed:[/] {escape(exc.message)}")
         return 1
-    fleet = Fleet(participants(base_port, home))
+    fleet = Fleet(participants(base_port, home, mqtt=twin.mqtt_reachable()))
     where = ", ".join(f"{p.label} :{p.port}" for p in fleet)
     console.print(
         f"[bold]twinspace demo[/]: three participants and an authority ({where}); files in {home}"

@@ -57,6 +57,7 @@ import httpx  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 from tests.e2e.procs import (  # noqa: E402
+    API_KEY,
     DEFAULT_POSTGRES_URL,
     Cluster,
     Participant,
@@ -68,6 +69,7 @@ from twinspace.twin import entity as ent  # noqa: E402
 from twinspace.twin.context import TermMap, bundled_context  # noqa: E402
 
 API = "/ngsi-ld/v1"
+KEY = {"X-Api-Key": API_KEY}  # the twin is the participant's own: its management key
 SDM = "https://raw.githubusercontent.com/smart-data-models/dataModel.Environment/master/context.jsonld"
 CORE = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"
 LINK = f'<{SDM}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
@@ -218,7 +220,7 @@ def bench_upserts(p: Participant, sizes: Sizes, fig: Figures) -> None:
     ]
     later = stamp_of(first + timedelta(minutes=15))
     updates = [[{**e, **_fresh(e, later, seed=1)} for e in batch] for batch in creates]
-    with httpx.Client(base_url=p.base_url, timeout=120.0) as client:
+    with httpx.Client(base_url=p.base_url, timeout=120.0, headers=KEY) as client:
         warm = [air_quality(total + 10 + i, total, stamp_of(first)) for i in range(50)]
         upsert_batches(client, [warm])
         created_s, count = upsert_batches(client, creates)
@@ -283,7 +285,7 @@ def bench_reads(p: Participant, sizes: Sizes, known: int, concurrency: int, fig:
     rng = random.Random(5)
     ids = [rng.randrange(known) for _ in range(sizes.samples)]
     got: dict[str, list[float]] = {"entity": [], "base": []}
-    with httpx.Client(base_url=p.base_url, timeout=60.0, headers={"Link": LINK}) as client:
+    with httpx.Client(base_url=p.base_url, timeout=60.0, headers={"Link": LINK, **KEY}) as client:
         for i in ids[:20]:  # warm-up
             ok(client.get(entity_url(i)))
             ok(client.get(BASELINE_ROUTE))
@@ -309,7 +311,7 @@ async def _concurrent_reads(base_url: str, ids: list[int], concurrency: int) -> 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     out: dict[str, list[float]] = {"entity": [], "base": []}
     async with httpx.AsyncClient(
-        base_url=base_url, timeout=60.0, limits=limits, headers={"Link": LINK}
+        base_url=base_url, timeout=60.0, limits=limits, headers={"Link": LINK, **KEY}
     ) as client:
 
         async def run(kind: str, paths: list[str]) -> None:
@@ -394,7 +396,7 @@ def raw_select_seconds(url: str, box: tuple[float, float, float, float], repeat:
 
 
 def bench_queries(p: Participant, sizes: Sizes, fig: Figures) -> None:
-    with httpx.Client(base_url=p.base_url, timeout=120.0, headers={"Link": LINK}) as client:
+    with httpx.Client(base_url=p.base_url, timeout=120.0, headers={"Link": LINK, **KEY}) as client:
 
         def timed(params: dict[str, str]) -> tuple[float, int]:
             times, found = [], 0
@@ -459,7 +461,7 @@ async def _notifications(base_url: str, total: int, count: int) -> dict[str, lis
     out: dict[str, list[float]] = {"notified": [], "answered": [], "base": []}
     stamp = stamp_of(datetime.now(UTC))
     entity = {**air_quality(total + 1, total, stamp), "id": NOTIFY_ID}
-    async with httpx.AsyncClient(base_url=base_url, timeout=60.0) as client:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60.0, headers=KEY) as client:
         subscription = {
             "type": "Subscription",
             "entities": [{"id": NOTIFY_ID, "type": "AirQualityObserved"}],

@@ -22,6 +22,7 @@ from twinspace.api import (
     public,
     tck,
     transparency,
+    twin_admin,
 )
 from twinspace.clock import Clock
 from twinspace.connector.service import Connector
@@ -103,7 +104,9 @@ def create_app(
     app.include_router(credentials.router(connector))
     app.include_router(transparency.router(connector))
     if twin is not None:
-        app.include_router(ngsi.router(twin))
+        key = settings.api_key if settings.twin_auth == "api-key" else None
+        app.include_router(ngsi.router(twin, api_key=key))
+        app.include_router(twin_admin.router(twin, connector))
     if settings.run_log and connector.trust is not None:  # this participant runs a log too
         from twinspace.transparency.log import LogService
         from twinspace.transparency.routes import router as log_router

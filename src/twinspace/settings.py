@@ -138,6 +138,11 @@ class Settings(BaseSettings):
 
     tck_mode: bool = Field(False, description="Serve the hooks the Eclipse DSP TCK needs")
     twin: bool = Field(True, description="Run the NGSI-LD twin broker at /ngsi-ld/v1")
+    twin_auth: Literal["api-key", "none"] = Field(
+        "api-key",
+        description="Who may use the NGSI-LD API: api-key (the X-Api-Key of the management API) "
+        "or none (open: conformance runs, or behind an authenticating gateway)",
+    )
     twin_context_dir: Path | None = Field(
         None,
         description="A folder of @context documents to preload (index.json maps URL to file), "

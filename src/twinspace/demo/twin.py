@@ -48,9 +48,9 @@ TWINS = {
 }
 #: The figures the city's summary shows per entity type: (attribute, unit, label).
 FIGURES = {
-    "TrafficFlowObserved": ("intensity", "veh/15 min", "traffic"),
+    "TrafficFlowObserved": ("intensity", "veh/15 min", "intensity"),
     "AirQualityObserved": ("NO2", "µg/m³", "NO2"),
-    "NoiseLevelObserved": ("LAeq", "dB(A)", "noise"),
+    "NoiseLevelObserved": ("LAeq", "dB(A)", "LAeq"),
 }
 MEMBERS_ONLY: Json = {
     "permission": [
@@ -158,7 +158,6 @@ async def wait_for(
 
 async def publish_twin(provider: Participant) -> None:
     asset_id, kinds, description = TWINS[provider.key]
-    figures = [FIGURES[k][0] for k in kinds]
     async with provider.client() as api:
         await api.create_asset(
             asset_id,
@@ -166,7 +165,6 @@ async def publish_twin(provider: Participant) -> None:
             {
                 "type": "NgsiLdQuery",
                 "entityType": ",".join(kinds),
-                "attrs": ",".join([*figures, "dateObserved", "location"]),
                 "context": SDM_CONTEXT,
                 "view": {"omitAttrs": ["refDevice"]},
             },
@@ -208,8 +206,8 @@ async def city_picture(city: Participant, summary: TwinSummary) -> None:
         entities = found.json()
         values = [e[attr] for e in entities if isinstance(e.get(attr), int | float)]
         newest = max((str(e.get("dateObserved", "")) for e in entities), default="")
-        mean = f"{statistics.fmean(values):.1f} {unit}" if values else "-"
-        summary.rows.append((kind, label, len(entities), mean, newest))
+        mean = f"{label} {statistics.fmean(values):.1f} {unit}" if values else "-"
+        summary.rows.append((kind, label, len(entities), mean, newest[11:16] + " UTC"))
         history = await _ngsi(
             city,
             "GET",
@@ -269,10 +267,10 @@ async def city_twin(fleet: list[Participant]) -> TwinSummary:
 
 def print_twin(summary: TwinSummary) -> None:
     table = Table(title="the city's twin (pushed through the data space)", title_justify="left")
-    for column in ("entity type", "figure", "entities", "mean", "newest observation"):
-        table.add_column(column)
-    for kind, label, count, mean, newest in summary.rows:
-        table.add_row(kind, label, str(count), mean, newest)
+    for column in ("entity type", "entities", "mean of the latest readings", "observed"):
+        table.add_column(column, no_wrap=True)
+    for kind, _label, count, mean, newest in summary.rows:
+        table.add_row(kind, str(count), mean, newest)
     console.print(table)
     console.print(
         f"{summary.readings} sensor readings sent over {summary.transport}; "

@@ -32,6 +32,7 @@ HTTP_KINDS: dict[str, tuple[int, str]] = {
     "LengthRequired": (411, "Length required"),
     "UnsupportedMediaType": (415, "Unsupported media type"),
     "NotAcceptable": (406, "Not acceptable"),
+    "Unauthorized": (401, "Unauthorized"),
 }
 
 

@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 
 from twinspace.clock import Clock, SystemClock
 from twinspace.store import Store
+from twinspace.store import twin_tables as tt
+from twinspace.store.records import FAILED, PENDING, SENT
 from twinspace.twin.broker import BatchResult, Broker, timestamp
 from twinspace.twin.context import ContextLoader, TermMap
 from twinspace.twin.errors import NgsiError
@@ -137,7 +140,26 @@ class Twin:
             raise NgsiError("BadRequestData", f"{first['entityId']}: {first['error']['detail']}")
 
     def status(self) -> dict[str, Any]:
-        return {"mqtt": None if self.ingest is None else self.ingest.status()}
+        """The MQTT ingest's state, the notification outbox by state, subscriptions, tenants."""
+        n = tt.twin_notifications.c
+        with self.store.transaction() as tx:
+            by_state: dict[str, int] = dict(
+                tx.conn.execute(sa.select(n.status, sa.func.count()).group_by(n.status)).all()
+            )
+            subscriptions = tx.conn.execute(
+                sa.select(sa.func.count()).select_from(tt.twin_subscriptions)
+            ).scalar_one()
+            tenants = ["", *tx.twin_tenants.list()]
+        return {
+            "mqtt": None if self.ingest is None else self.ingest.status(),
+            "notifications": {
+                "pending": int(by_state.get(PENDING, 0)),
+                "sent": int(by_state.get(SENT, 0)),
+                "failed": int(by_state.get(FAILED, 0)),
+            },
+            "subscriptions": int(subscriptions),
+            "tenants": tenants,
+        }
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Twin]:

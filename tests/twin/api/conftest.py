@@ -93,7 +93,11 @@ async def open_broker(tmp_path: Path, database_url: str, **overrides: Any) -> As
         app = create_app(settings, clock=clock, http_client=outbound)
         await stack.enter_async_context(app.router.lifespan_context(app))
         client = await stack.enter_async_context(
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://twin.test")
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app),
+                base_url="http://twin.test",
+                headers={"X-Api-Key": settings.api_key or ""},
+            )
         )
         yield Broker(app=app, client=client, clock=clock)
 

@@ -128,7 +128,9 @@ async def broker(broker_url: str, tmp_path: Path, clock: ManualClock) -> AsyncIt
             twin: Twin = app.state.twin
             twin.notifier.backoff_max = 60.0
             async with httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://twin.test"
+                transport=httpx.ASGITransport(app=app),
+                base_url="http://twin.test",
+                headers={"X-Api-Key": "test-key"},
             ) as client:
                 yield Broker(client, twin, clock, receiver)
     finally:

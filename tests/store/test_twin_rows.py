@@ -1,4 +1,5 @@
-"""Twin broker entities on every backend: bulk writes, side tables, streaming queries, tenants."""
+"""Twin broker entities on every backend: bulk writes, the type table and attribute catalogue,
+streaming queries, tenants."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from twinspace.clock import ManualClock
 from twinspace.store import ContextRow, Store
+from twinspace.store import twin_tables as tt
 from twinspace.store.errors import AlreadyExists, Conflict
 from twinspace.store.twin_rows import geometry_bbox, literal_prefix
 
@@ -292,3 +295,138 @@ def test_contexts(store: Store, clock: ManualClock) -> None:
         assert tx.twin_contexts.delete("c-1") and not tx.twin_contexts.delete("c-1")
         found = tx.twin_contexts.get("c-2")
     assert found is not None and found.last_used_at == now
+
+
+def catalogue(store: Store, tenant: str = "") -> list[tuple[str, str, str, int]]:
+    """The raw catalogue rows of ``tenant``: (entity type, attr, attr type, entities)."""
+    c = tt.twin_catalogue.c
+    with store.transaction() as tx:
+        stmt = (
+            sa.select(c.entity_type, c.attr, c.attr_type, c.entities)
+            .where(c.tenant == tenant)
+            .order_by(c.entity_type, c.attr, c.attr_type)
+        )
+        return [(str(t), str(a), str(k), int(n)) for t, a, k, n in tx.conn.execute(stmt)]
+
+
+def test_catalogue_counts_follow_creates_updates_and_deletes(
+    store: Store, clock: ManualClock
+) -> None:
+    now = clock.now()
+    speed, temp = NS + "speed", NS + "temp"
+    with store.transaction() as tx:
+        tx.twin_entities.insert_many(
+            "",
+            [
+                entity("urn:v:1", attrs={"speed": 1}),
+                entity("urn:v:2", attrs={"speed": 2, "temp": 3}),
+                entity("urn:s:1", [SENSOR, VEHICLE], attrs={"temp": 4}),
+            ],
+            now,
+        )
+    assert catalogue(store) == [
+        (SENSOR, "", "", 1),
+        (SENSOR, temp, "Property", 1),
+        (VEHICLE, "", "", 3),
+        (VEHICLE, speed, "Property", 2),
+        (VEHICLE, temp, "Property", 2),
+    ]
+    with store.transaction() as tx:  # urn:v:2 loses temp; urn:s:1 is a Sensor only, speed
+        old = tx.twin_entities.get_many("", ["urn:v:2", "urn:s:1"])
+        tx.twin_entities.update_many(
+            "",
+            [
+                entity("urn:v:2", attrs={"speed": 5}),
+                entity("urn:s:1", [SENSOR], attrs={"speed": 1}),
+            ],
+            now,
+            old,
+        )
+        assert ids(tx.twin_entities.query("", types=[VEHICLE])) == ["urn:v:1", "urn:v:2"]
+        assert tx.twin_entities.types("") == [(SENSOR, 1), (VEHICLE, 2)]
+    assert catalogue(store) == [
+        (SENSOR, "", "", 1),
+        (SENSOR, speed, "Property", 1),
+        (VEHICLE, "", "", 2),
+        (VEHICLE, speed, "Property", 2),
+    ]
+    with store.transaction() as tx:  # the relationship kind of an attribute is counted apart
+        rel = entity("urn:v:1", attrs={"speed": 1})
+        rel["attrs"][speed].append({"type": "Relationship", "object": "urn:x", "datasetId": "d"})
+        tx.twin_entities.update_many("", [rel], now)
+        assert tx.twin_entities.attributes("") == [
+            (speed, ["Property", "Relationship"], [SENSOR, VEHICLE])
+        ]
+        assert tx.twin_entities.delete_many("", ["urn:v:2", "urn:s:1", "urn:v:9"]) == [
+            "urn:v:2",
+            "urn:s:1",
+        ]
+    assert catalogue(store) == [
+        (VEHICLE, "", "", 1),
+        (VEHICLE, speed, "Property", 1),
+        (VEHICLE, speed, "Relationship", 1),
+    ]
+    with store.transaction() as tx:  # deleting with the docs in hand reads nothing back
+        old = tx.twin_entities.get_many("", ["urn:v:1"])
+        assert tx.twin_entities.delete_many("", ["urn:v:1"], old) == ["urn:v:1"]
+    assert catalogue(store) == []
+
+
+def test_save_many_writes_everything_with_one_catalogue_update(
+    store: Store, clock: ManualClock
+) -> None:
+    now = clock.now()
+    with store.transaction() as tx:
+        tx.twin_entities.insert_many("", [entity("urn:v:1", attrs={"a": 1})], now)
+    with store.transaction() as tx:
+        old = tx.twin_entities.get_many("", ["urn:v:1"])
+        gone = tx.twin_entities.save_many(
+            "",
+            now,
+            created=[entity("urn:v:2", attrs={"a": 2})],
+            updated=[entity("urn:v:1", [SENSOR], attrs={"b": 1})],
+            deleted=["urn:v:2", "urn:v:3"],
+            old=old,
+        )
+        assert gone == ["urn:v:2"]
+        assert ids(tx.twin_entities.query("", types=[SENSOR])) == ["urn:v:1"]
+    assert catalogue(store) == [(SENSOR, "", "", 1), (SENSOR, NS + "b", "Property", 1)]
+
+
+def test_an_update_of_an_entity_changed_since_it_was_read_is_a_conflict(
+    store: Store, clock: ManualClock
+) -> None:
+    now = clock.now()
+    with store.transaction() as tx:
+        tx.twin_entities.insert_many("", [entity("urn:v:1", attrs={"a": 1})], now)
+    with pytest.raises(Conflict), store.transaction() as tx:
+        old = tx.twin_entities.get_many("", ["urn:v:1"])
+        with store.transaction() as other:  # a concurrent writer commits first
+            other.twin_entities.update_many("", [entity("urn:v:1", attrs={"b": 1})], now)
+        tx.twin_entities.update_many("", [entity("urn:v:1", attrs={"c": 1})], now, old)
+    assert catalogue(store) == [(VEHICLE, "", "", 1), (VEHICLE, NS + "b", "Property", 1)]
+
+
+def test_attrs_filter_narrows_by_catalogue_and_checks_each_entity(
+    store: Store, clock: ManualClock
+) -> None:
+    docs = [
+        entity(f"urn:v:{i:04d}", attrs={"speed" if i % 3 == 0 else "heading": i})
+        for i in range(1500)
+    ]
+    docs.append(entity("urn:s:1", [SENSOR], attrs={"temp": 1}))
+    with store.transaction() as tx:
+        tx.twin_entities.insert_many("", docs, clock.now())
+    speeding = [d["id"] for d in docs if NS + "speed" in d["attrs"]]
+    with store.transaction() as tx:
+        q = tx.twin_entities.query
+        assert ids(q("", attrs_any=[NS + "speed"])) == speeding
+        assert ids(q("", attrs_any=[NS + "speed"], offset=400, limit=5)) == speeding[400:405]
+        assert ids(q("", attrs_any=[NS + "speed"], after_id=speeding[-2])) == speeding[-1:]
+        assert ids(q("", attrs_any=[NS + "temp", NS + "nothing"])) == ["urn:s:1"]
+        assert ids(q("", attrs_any=[NS + "temp"], types=[VEHICLE])) == []
+        assert ids(q("", attrs_any=[NS + "nothing"])) == []
+        assert ids(q("", attrs_any=[])) == []
+        assert ids(q("", attrs_any=[NS + "speed"], id_pattern="^urn:v:000")) == speeding[:4]
+        assert tx.twin_entities.count("", attrs_any=[NS + "speed"]) == len(speeding)
+        assert tx.twin_entities.count("", attrs_any=[NS + "temp"], types=[SENSOR]) == 1

@@ -42,14 +42,15 @@ BBox = tuple[
 _META = frozenset(".^$*+?{}[]\\|()")
 
 
-@dataclass
+@dataclass(slots=True)
 class TemporalRow:
     """One attribute instance as it was at ``modified_at`` (the temporal evolution).
 
-    ``instance`` is the canonical instance dict with its ``instanceId``
-    (``urn:ngsi-ld:attribute:instance:<uuid>``; the store adds one when it is missing);
-    ``entity_type`` is the entity's first expanded type; ``dataset_id`` is "" for the default
-    instance.
+    ``instance`` is the canonical instance dict with its ``instanceId`` (a unique URI such as
+    ``urn:ngsi-ld:attribute:instance:<uuid>[:<n>]``; the store adds one when it is missing);
+    ``entity_type`` is the entity's first expanded type; ``dataset_id`` is the instance's
+    ``datasetId``, "" for the default instance (the store keeps the instance, and reads the
+    dataset back from it).
     """
 
     entity_id: str
@@ -180,6 +181,24 @@ class DriverRows:
                     copy.write_row(row)
         except self.conn.dialect.loaded_dbapi.IntegrityError as exc:
             raise sa.exc.IntegrityError(sql, None, exc) from exc
+
+    def select(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """The rows of a SELECT. On psycopg it is never prepared on the server: psycopg
+        prepares a statement run five times, and PostgreSQL may then keep a generic plan made
+        while the table was small (a sequential scan for an ``IN`` list of 500 ids) after the
+        table grew, before autovacuum first analyses it. JSON columns come back decoded on
+        PostgreSQL and as text on SQLite (see ``loads``)."""
+        if self.conn.dialect.driver != "psycopg":
+            return [tuple(r) for r in self.conn.exec_driver_sql(sql, tuple(params))]
+        dbapi: Any = self.conn.connection.dbapi_connection  # a psycopg.Connection
+        with dbapi.cursor() as cursor:
+            cursor.execute(sql.replace("?", "%s"), params, prepare=False)
+            return list(cursor.fetchall())
+
+    @staticmethod
+    def loads(value: Any) -> Any:
+        """A JSON column's value as read by ``select``: decoded."""
+        return orjson.loads(value) if isinstance(value, str | bytes) else value
 
     @staticmethod
     def insert_sql(table: sa.Table, columns: Sequence[str]) -> str:

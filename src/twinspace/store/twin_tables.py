@@ -1,5 +1,6 @@
-"""Tables of the NGSI-LD twin broker: entities (with their type/attribute side tables), temporal
-instances, subscriptions, their notification queue and the hosted/cached @context documents.
+"""Tables of the NGSI-LD twin broker: entities (with their type side table and the per-tenant
+attribute catalogue), temporal evolution, subscriptions, their notification queue and the
+hosted/cached @context documents.
 
 They are defined on the shared ``twinspace.store.tables.metadata`` (``tables`` imports this module),
 so one metadata describes the whole schema and Alembic migration 0007 creates exactly these tables.
@@ -8,6 +9,10 @@ JSON columns are plain ``sa.JSON`` (``json`` on PostgreSQL, text on SQLite): the
 and writes whole documents and never queries inside them in SQL, so the verbatim ``json`` type is
 cheaper than ``jsonb`` on both paths (no binary decomposition on write, no re-serialisation on read)
 and keeps the members in the order they were written.
+
+Every index costs each bulk write a B-tree insertion per row, so there are only those the query
+paths use: entities by id (primary key), by type (``twin_entity_types``) and by location bounding
+box; temporal rows by entity and by first type, each with the start of their observed range.
 """
 
 from __future__ import annotations
@@ -45,9 +50,7 @@ twin_entities = sa.Table(  # the current state of each entity: its canonical doc
     sa.Column("min_y", sa.Float),
     sa.Column("max_x", sa.Float),
     sa.Column("max_y", sa.Float),
-    sa.Index("ix_twin_entities_type", "tenant", "entity_type", "entity_id"),
     sa.Index("ix_twin_entities_bbox", "tenant", "min_x", "max_x"),
-    sa.Index("ix_twin_entities_modified", "tenant", "modified_at"),
 )
 
 twin_entity_types = sa.Table(  # one row per (entity, type): multi-typed entities, /types
@@ -60,34 +63,32 @@ twin_entity_types = sa.Table(  # one row per (entity, type): multi-typed entitie
     sqlite_with_rowid=False,  # small rows: the primary key is the table, one B-tree fewer
 )
 
-twin_entity_attrs = sa.Table(  # one row per (entity, attribute, attribute type, entity type)
-    "twin_entity_attrs",
+twin_catalogue = sa.Table(  # per tenant: how many entities of a type have an attribute of a kind
+    "twin_catalogue",
     metadata,
     sa.Column("tenant", sa.String(TENANT), primary_key=True),
-    sa.Column("entity_id", sa.String(IRI), primary_key=True),
-    sa.Column("attr", sa.String(IRI), primary_key=True),
-    sa.Column("attr_type", sa.String(32), primary_key=True),
     sa.Column("entity_type", sa.String(IRI), primary_key=True),
-    sa.Index("ix_twin_entity_attrs_attr", "tenant", "attr", "entity_id"),
-    sa.Index("ix_twin_entity_attrs_type", "tenant", "entity_type", "attr"),
+    sa.Column("attr", sa.String(IRI), primary_key=True),  # "" (with attr_type ""): the type itself
+    sa.Column("attr_type", sa.String(32), primary_key=True),  # Property, Relationship ...
+    sa.Column("entities", sa.Integer, nullable=False),  # > 0; rows reaching 0 are deleted
     sqlite_with_rowid=False,
 )
 
-twin_instances = sa.Table(  # temporal evolution: one row per attribute instance change
+twin_instances = sa.Table(  # temporal evolution: one row per entity change (its changed instances)
     "twin_instances",
     metadata,
     sa.Column("id", AUTO_ID, primary_key=True, autoincrement=True),
     sa.Column("tenant", sa.String(TENANT), nullable=False),
     sa.Column("entity_id", sa.String(IRI), nullable=False),
-    sa.Column("entity_type", sa.String(IRI), nullable=False),
-    sa.Column("attr", sa.String(IRI), nullable=False),
-    sa.Column("dataset_id", sa.String(IRI), nullable=False),  # "" for the default instance
-    sa.Column("observed_at", UTCDateTime),
+    sa.Column("entity_type", sa.String(IRI), nullable=False),  # the first type at the change
     sa.Column("modified_at", UTCDateTime, nullable=False),
-    sa.Column("instance_id", sa.String(128), nullable=False),
-    sa.Column("instance", sa.JSON, nullable=False),
-    sa.Index("ix_twin_instances_observed", "tenant", "entity_id", "attr", "observed_at"),
-    sa.Index("ix_twin_instances_type", "tenant", "entity_type", "observed_at"),
+    sa.Column(
+        "observed_min", UTCDateTime
+    ),  # range of the instances' observedAt; null: none has one
+    sa.Column("observed_max", UTCDateTime),
+    sa.Column("instances", sa.JSON, nullable=False),  # {attr: [[observedAt | null, instance], ...]}
+    sa.Index("ix_twin_instances_entity", "tenant", "entity_id", "observed_min"),
+    sa.Index("ix_twin_instances_type", "tenant", "entity_type", "observed_min"),
 )
 
 twin_subscriptions = sa.Table(
@@ -143,9 +144,9 @@ twin_contexts = sa.Table(  # @context documents: Hosted (uploaded) or Cached (fe
 )
 
 __all__ = [
+    "twin_catalogue",
     "twin_contexts",
     "twin_entities",
-    "twin_entity_attrs",
     "twin_entity_types",
     "twin_instances",
     "twin_notifications",

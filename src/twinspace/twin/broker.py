@@ -117,25 +117,32 @@ class Broker:
             self.models.check(entity)
 
     def _save(self, tx: Tx, tenant: str, changes: list[Change], moment: datetime) -> None:
-        """Write ``changes`` (before, after) in ``tx``: entities, temporal instances, notifications."""
+        """Write ``changes`` (before, after) in ``tx``: temporal instances first, then the
+        entities with their catalogue counts (rows every writer of the tenant shares, so they are
+        locked as late as possible), then notifications."""
         if not changes:
             return
         tx.twin_tenants.ensure(tenant, moment)
-        created = [after for before, after in changes if before is None and after is not None]
-        updated = [after for before, after in changes if before is not None and after is not None]
-        deleted = [
-            before["id"] for before, after in changes if after is None and before is not None
-        ]
-        old = {before["id"]: before for before, after in changes if before is not None}
-        if created:
-            tx.twin_entities.insert_many(tenant, created, moment)
-        if updated:
-            tx.twin_entities.update_many(tenant, updated, moment, old=old)
-        if deleted:
-            tx.twin_entities.delete_many(tenant, deleted)
-        rows = list(_temporal_rows(changes, moment))
+        created: list[Entity] = []
+        updated: list[Entity] = []
+        deleted: list[str] = []
+        old: dict[str, Entity] = {}
+        for before, after in changes:
+            if before is None:
+                if after is not None:
+                    created.append(after)
+                continue
+            old[before["id"]] = before
+            if after is None:
+                deleted.append(before["id"])
+            else:
+                updated.append(after)
+        rows = _temporal_rows(changes, moment)
         if rows:
             tx.twin_instances.add_many(tenant, rows)
+        tx.twin_entities.save_many(
+            tenant, moment, created=created, updated=updated, deleted=deleted, old=old
+        )
         if self.sink is not None:
             self.sink.enqueue(tx, tenant, changes, moment)
 
@@ -460,19 +467,38 @@ def _compact_not_updated(items: Iterable[dict[str, Any]], terms: TermMap) -> lis
     return out
 
 
-def _temporal_rows(changes: list[Change], moment: datetime) -> Iterable[TemporalRow]:
+def _temporal_rows(changes: list[Change], moment: datetime) -> list[TemporalRow]:
+    """A TemporalRow per changed instance of ``changes``, stamped ``moment``. The instance ids
+    share one random UUID per call and end with a counter:
+    ``urn:ngsi-ld:attribute:instance:<uuid>:<n>``. Each distinct observedAt text is parsed once."""
+    rows: list[TemporalRow] = []
+    times: dict[str, datetime | None] = {}
+    base = f"urn:ngsi-ld:attribute:instance:{uuid.uuid4()}:"
+    count = 0
     for before, after in changes:
         if after is None:
             continue
+        entity_id = after["id"]
         entity_type = after["type"][0]
-        for attr, instance in ent.changed_instances(before, after):
-            stored = {**instance, "instanceId": f"urn:ngsi-ld:attribute:instance:{uuid.uuid4()}"}
-            yield TemporalRow(
-                entity_id=after["id"],
-                entity_type=entity_type,
-                attr=attr,
-                dataset_id=instance.get("datasetId") or "",
-                observed_at=parse_time(instance.get("observedAt")),
-                modified_at=moment,
-                instance=stored,
-            )
+        changed = (
+            [(a, i) for a, instances in after["attrs"].items() for i in instances]
+            if before is None
+            else ent.changed_instances(before, after)
+        )
+        for attr, instance in changed:
+            text = instance.get("observedAt")
+            observed = None
+            if text is not None:
+                if text in times:
+                    observed = times[text]
+                else:
+                    observed = times[text] = parse_time(text)
+            stored = {**instance, "instanceId": f"{base}{count}"}
+            count += 1
+            rows.append(
+                TemporalRow(
+                    entity_id, entity_type, attr, instance.get("datasetId") or "", observed,
+                    moment, stored,
+                )
+            )  # fmt: skip
+    return rows

@@ -99,18 +99,36 @@ def validate_uri(value: Any, what: str) -> str:
     return value
 
 
+#: Names and DateTimes already found valid (a batch repeats the same few thousand texts):
+#: checking them again is skipped. Bounded: cleared when full.
+_VALID_NAMES: set[str] = set()
+_VALID_DATETIMES: set[str] = set()
+_REMEMBER = 65_536
+
+
+def _remember(known: set[str], text: str) -> None:
+    if len(known) >= _REMEMBER:
+        known.clear()
+    known.add(text)
+
+
 def validate_attribute_name(name: Any, what: str = "Attribute name") -> str:
     """``name`` if it is a non-empty string without the characters §4.6.2 forbids."""
+    if name.__class__ is str and name in _VALID_NAMES:
+        return str(name)
     if not isinstance(name, str) or not name:
         raise bad_request(f"{what} must be a non-empty string")
     found = _FORBIDDEN.search(name)
     if found:
         raise bad_request(f"{what} {name!r} contains the forbidden character {found.group()!r}")
+    _remember(_VALID_NAMES, name)
     return name
 
 
 def validate_datetime(value: Any, what: str) -> str:
     """``value`` if it is an ISO 8601 DateTime (date, ``T``, time, optional zone)."""
+    if value.__class__ is str and value in _VALID_DATETIMES:
+        return str(value)
     match = _DATETIME.match(value) if isinstance(value, str) else None
     if match is None:
         raise bad_request(f"{what} must be an ISO 8601 DateTime, got {value!r}")
@@ -120,6 +138,7 @@ def validate_datetime(value: Any, what: str) -> str:
     except ValueError as exc:
         raise bad_request(f"{what} is not a valid DateTime ({exc}): {value!r}") from None
     text: str = value
+    _remember(_VALID_DATETIMES, text)
     return text
 
 

@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.conftest import in_ci
+
+from twinspace.demo.twin import mqtt_reachable
 
 pytestmark = pytest.mark.slow
 
@@ -86,6 +89,16 @@ def test_demo_runs_and_leaves_nothing_behind(tmp_path: Path) -> None:
     # traceability: the agreements and transfers are in the log, audited, with proofs
     assert "the city audited the transparency log" in output
     assert "every inclusion proof verified" in output
+    # the city twin: sensors over MQTT (Mosquitto runs wherever the tests do), the city
+    # subscribed to both providers' twins through the data space, and its picture
+    transport = "MQTT" if in_ci() or mqtt_reachable() else "HTTP"
+    assert f"sensors reported over {transport}" in output
+    assert "city subscribed to the environment agency's twin" in output
+    assert "new readings reached the city's twin through the data space" in output
+    assert "the city's twin (pushed through the data space)" in output
+    for kind in ("TrafficFlowObserved", "AirQualityObserved", "NoiseLevelObserved"):
+        assert kind in output
+    assert "through 2 NgsiLd-PUSH transfers" in output
     # every process (three participants, the authority) is gone and its port is free again
     ports = [base, base + 1, base + 2, base + 3]
     assert not any(serving(p) for p in ports)

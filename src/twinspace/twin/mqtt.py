@@ -53,12 +53,22 @@ from twinspace.twin.ingest import (
     parse_message,
 )
 
-__all__ = ["Context", "MqttIngest", "Upsert", "errors_topic"]
+__all__ = ["Context", "MqttIngest", "Refused", "Upsert", "errors_topic"]
 
 log = logging.getLogger("twinspace.twin.mqtt")
 
 Context = list[str | dict[str, Any]]
 Upsert = Callable[[str, list[dict[str, Any]], Context | None], Awaitable[None]]
+
+
+class Refused(Exception):
+    """Raised by an ``upsert`` that applied some entities and refused others: ``reasons`` maps
+    each refused entity id to why. The messages that carried them are reported as rejected
+    (on the errors topic, and counted); the rest count as applied."""
+
+    def __init__(self, reasons: dict[str, str]) -> None:
+        super().__init__(f"{len(reasons)} entit{'y' if len(reasons) == 1 else 'ies'} refused")
+        self.reasons = reasons
 
 
 def errors_topic(prefix: str, topic: str) -> str:
@@ -292,6 +302,16 @@ class MqttIngest:
         entities = [entity for _, batch in chunk for entity in batch]
         try:
             await self._upsert(group.tenant, entities, group.context)
+        except Refused as refused:
+            self._in_process -= len(chunk)
+            rejected = 0
+            for topic, batch in chunk:
+                why = [refused.reasons[e["id"]] for e in batch if e.get("id") in refused.reasons]
+                if why:
+                    rejected += 1
+                    await self._reject([topic], f"upsert refused: {'; '.join(why)}")
+            self._applied += len(chunk) - rejected
+            return
         except Exception as exc:
             detail = getattr(exc, "detail", None) or str(exc) or type(exc).__name__
             reason = f"upsert failed: {detail}"

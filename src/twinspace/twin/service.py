@@ -25,9 +25,9 @@ from twinspace.store import twin_tables as tt
 from twinspace.store.records import FAILED, PENDING, SENT
 from twinspace.twin.broker import BatchResult, Broker, timestamp
 from twinspace.twin.context import ContextLoader, TermMap
-from twinspace.twin.errors import NgsiError
 from twinspace.twin.history import History
 from twinspace.twin.models import ModelCheck
+from twinspace.twin.mqtt import Refused
 from twinspace.twin.notifier import Filter, Notifier
 from twinspace.twin.subscribing import Subscriptions
 
@@ -135,9 +135,8 @@ class Twin:
         self, tenant: str, entities: list[dict[str, Any]], context: Context
     ) -> None:
         result = await self.upsert(tenant, entities, context)
-        if result.errors and not result.success:
-            first = result.errors[0]
-            raise NgsiError("BadRequestData", f"{first['entityId']}: {first['error']['detail']}")
+        if result.errors:  # the others were applied; the ingest reports these messages
+            raise Refused({e["entityId"]: str(e["error"].get("detail", "")) for e in result.errors})
 
     def status(self) -> dict[str, Any]:
         """The MQTT ingest's state, the notification outbox by state, subscriptions, tenants."""

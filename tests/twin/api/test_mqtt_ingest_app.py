@@ -92,3 +92,33 @@ async def test_a_reading_that_breaks_its_model_is_reported_not_lost_silently(
         f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:bad-1", headers=link(SDM_CONTEXT)
     )
     assert missing.status_code == 404
+
+
+async def test_one_bad_reading_does_not_cost_the_others(
+    make_broker: BrokerFactory, mqtt_broker: MqttBroker
+) -> None:
+    twin, prefix = await _ingesting(make_broker, mqtt_broker)
+    good = {"NO2": 12.0, "dateObserved": "2026-11-24T08:00:00Z",
+            "location": {"type": "Point", "coordinates": [9.99, 53.55]}}  # fmt: skip
+    bad = {**good, "NO2": -1}
+    async with aiomqtt.Client(mqtt_broker.host, mqtt_broker.port) as client:
+        await client.subscribe(f"{prefix}/default/errors", qos=1)
+        for name, reading in (("ok-1", good), ("bad-2", bad), ("ok-3", good)):
+            topic = f"{prefix}/default/AirQualityObserved/{name}"
+            await client.publish(topic, json.dumps(reading), qos=1)
+        async with asyncio.timeout(10):
+            async for message in client.messages:
+                report = json.loads(bytes(message.payload))  # type: ignore[arg-type]
+                break
+    assert report["topic"].endswith("AirQualityObserved/bad-2")
+
+    async def settled() -> bool:
+        status = (await twin.client.get("/management/v3/twin")).json()["mqtt"]
+        return bool(status["applied"] == 2 and status["rejected"] == 1)
+
+    await _until(settled)
+    for name, status in (("ok-1", 200), ("bad-2", 404), ("ok-3", 200)):
+        found = await twin.client.get(
+            f"{BASE}/entities/urn:ngsi-ld:AirQualityObserved:{name}", headers=link(SDM_CONTEXT)
+        )
+        assert found.status_code == status, found.text

@@ -5,10 +5,12 @@ from __future__ import annotations
 import ctypes
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -233,3 +235,19 @@ class Fleet:
         for p in self:
             p.close_log()
         return killed
+
+
+MARKER = ".twinspace-demo"
+
+
+def prepare_home(keep_data: bool, run_dir: Path | None) -> Path:
+    if not keep_data:
+        return Path(tempfile.mkdtemp(prefix="twinspace-demo-"))
+    home = (run_dir or Path("demo-run")).resolve()
+    if home.exists() and any(home.iterdir()):
+        if not (home / MARKER).exists():
+            raise DemoError(f"{home} exists and is not a demo run; move it away or empty it")
+        shutil.rmtree(home)  # the previous run's databases would clash with this one's ids
+    home.mkdir(parents=True, exist_ok=True)
+    (home / MARKER).write_text("written by `twinspace demo --keep-data`; safe to delete\n")
+    return home

@@ -20,7 +20,6 @@ import asyncio
 import hashlib
 import shutil
 import signal
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -39,9 +38,7 @@ from twinspace.cli.client import Json
 from twinspace.cli.console import CliError, console, errors
 from twinspace.demo import twin
 from twinspace.demo.data import write_air_quality, write_traffic_counts
-from twinspace.demo.participants import DemoError, Fleet, Participant
-
-MARKER = ".twinspace-demo"
+from twinspace.demo.participants import DemoError, Fleet, Participant, prepare_home
 
 
 @dataclass
@@ -506,19 +503,6 @@ def print_summary(fleet: Fleet, summary: Summary, seconds: float) -> None:
     total = sum(ex.nbytes for ex in summary.exchanges)
     console.print(f"\n{total:,} bytes moved in all; the demo took {seconds:.1f} s")
     console.rule()
-
-
-def prepare_home(keep_data: bool, run_dir: Path | None) -> Path:
-    if not keep_data:
-        return Path(tempfile.mkdtemp(prefix="twinspace-demo-"))
-    home = (run_dir or Path("demo-run")).resolve()
-    if home.exists() and any(home.iterdir()):
-        if not (home / MARKER).exists():
-            raise DemoError(f"{home} exists and is not a demo run; move it away or empty it")
-        shutil.rmtree(home)  # the previous run's databases would clash with this one's ids
-    home.mkdir(parents=True, exist_ok=True)
-    (home / MARKER).write_text("written by `twinspace demo --keep-data`; safe to delete\n")
-    return home
 
 
 @contextmanager

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -10,7 +10,8 @@ from typing import Any, Protocol, TypeVar
 from twinspace.clock import Clock
 from twinspace.connector.catalog import Catalog
 from twinspace.settings import Settings
-from twinspace.store import Asset, Conflict, Negotiation, Store, Transfer, Tx
+from twinspace.store import Asset, Negotiation, Store, Transfer, Tx
+from twinspace.store import retry_on_conflict as retry_on_conflict  # its home is the store
 from twinspace.usage.decisions import UsageControl
 
 T = TypeVar("T")
@@ -75,13 +76,3 @@ class Context:
     @property
     def participant_id(self) -> str:
         return self.settings.participant_id
-
-
-def retry_on_conflict(fn: Callable[[], T], attempts: int = 5) -> T:
-    """Run a transactional function again when a concurrent writer won (optimistic locking)."""
-    for _ in range(attempts - 1):
-        try:
-            return fn()
-        except Conflict:
-            continue
-    return fn()

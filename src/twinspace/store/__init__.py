@@ -1,7 +1,13 @@
 """Persistence: one store interface over SQLite (default) and PostgreSQL, with Alembic migrations."""
 
 from twinspace.store.db import create_engine, migrate
-from twinspace.store.errors import AlreadyExists, Conflict, NotFound, StoreError
+from twinspace.store.errors import (
+    AlreadyExists,
+    Conflict,
+    NotFound,
+    StoreError,
+    retry_on_conflict,
+)
 from twinspace.store.records import (
     DUTY_DONE,
     DUTY_FAILED,
@@ -91,4 +97,5 @@ __all__ = [
     "UsageEntry",
     "create_engine",
     "migrate",
+    "retry_on_conflict",
 ]

@@ -1,5 +1,12 @@
 """Store errors: services translate these into protocol errors."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
 
 class StoreError(Exception):
     pass
@@ -21,3 +28,13 @@ class AlreadyExists(StoreError):
 
 class Conflict(StoreError):
     """A concurrent writer changed the row first (optimistic locking)."""
+
+
+def retry_on_conflict(fn: Callable[[], T], attempts: int = 5) -> T:
+    """Run a transactional function again when a concurrent writer won (optimistic locking)."""
+    for _ in range(attempts - 1):
+        try:
+            return fn()
+        except Conflict:
+            continue
+    return fn()

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from twinspace.clock import Clock, SystemClock
-from twinspace.store import Conflict, Store, Tx
+from twinspace.store import Store, Tx, retry_on_conflict
 from twinspace.store.twin_rows import TemporalRow
 from twinspace.twin import entity as ent
 from twinspace.twin.context import TermMap
@@ -72,15 +72,6 @@ class UpdateResult:
 
     def body(self) -> dict[str, Any]:
         return {"updated": self.updated, "notUpdated": self.not_updated}
-
-
-def _retry(fn: Callable[[], T], attempts: int = 5) -> T:
-    for _ in range(attempts - 1):
-        try:
-            return fn()
-        except Conflict:
-            continue
-    return fn()
 
 
 def _entity_id(payload: Any) -> str | None:
@@ -162,7 +153,7 @@ class Broker:
                 self._check_model(after)
                 self._save(tx, tenant, [(before, after)], moment)
 
-        _retry(run)
+        retry_on_conflict(run)
 
     # --- single entities ----------------------------------------------------------------------
 
@@ -178,7 +169,7 @@ class Broker:
                 self._save(tx, tenant, [(None, entity)], moment)
             return str(entity["id"])
 
-        return _retry(run)
+        return retry_on_conflict(run)
 
     def retrieve(self, tenant: str, entity_id: str) -> Entity:
         self.require_tenant(tenant)
@@ -219,7 +210,7 @@ class Broker:
                 before = self._load(tx, tenant, entity_id)
                 self._save(tx, tenant, [(before, None)], moment)
 
-        _retry(run)
+        retry_on_conflict(run)
 
     # --- attributes ---------------------------------------------------------------------------
 
@@ -375,7 +366,7 @@ class Broker:
                 self._save(tx, tenant, changes, moment)
             return result
 
-        return _retry(run)
+        return retry_on_conflict(run)
 
     @staticmethod
     def _batch_step(
@@ -439,7 +430,7 @@ class Broker:
                 self._save(tx, tenant, changes, moment)
             return result
 
-        return _retry(run)
+        return retry_on_conflict(run)
 
 
 def _check_id(entity_id: str) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal, cast
 
 from twinspace.clock import Clock
@@ -285,7 +284,3 @@ class History:
             )
         if not done:
             raise NgsiError("ResourceNotFound", f"no instance {instance_id!r} of {name!r}")
-
-
-def when(text: str | None) -> datetime | None:
-    return parse_time(text)

@@ -27,7 +27,7 @@ from twinspace.twin.broker import BatchResult, Broker, timestamp
 from twinspace.twin.context import ContextLoader, TermMap
 from twinspace.twin.history import History
 from twinspace.twin.models import ModelCheck
-from twinspace.twin.mqtt import Refused
+from twinspace.twin.mqtt import MqttIngest, Refused
 from twinspace.twin.notifier import Filter, Notifier
 from twinspace.twin.subscribing import Subscriptions
 
@@ -166,8 +166,6 @@ class Twin:
         stop = asyncio.Event()
         tasks = [asyncio.create_task(self.notifier.run(stop), name="twin-notifier")]
         if self.mqtt is not None:
-            from twinspace.twin.mqtt import MqttIngest
-
             self.ingest = MqttIngest(
                 host=self.mqtt.host,
                 port=self.mqtt.port,

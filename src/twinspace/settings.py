@@ -175,6 +175,13 @@ class Settings(BaseSettings):
         description="@context of MQTT payloads that carry none",
     )
 
+    gc_threshold: int = Field(
+        50_000,
+        ge=0,
+        description="Young-generation threshold of the garbage collector in `twinspace serve` "
+        "(0: Python's default, 700); high values spare large batches hundreds of collections",
+    )
+
     @model_validator(mode="after")
     def _default_participant_id(self) -> Settings:
         if self.auth == "dcp":  # under DCP a participant is known by its DID, nothing else

@@ -14,6 +14,7 @@ import os
 import uvicorn
 
 from twinspace.app import create_app
+from twinspace.runtime import tune_gc
 from twinspace.settings import Settings
 
 
@@ -29,6 +30,7 @@ def main() -> None:
         app = create_authority_app(settings)
     else:
         app = create_app(settings)
+    tune_gc(settings.gc_threshold)  # as `twinspace serve` does
     uvicorn.run(
         app,
         host=settings.host,

@@ -11,6 +11,7 @@ import typer
 from pydantic import ValidationError
 
 from twinspace.cli.console import CliError, console, fail
+from twinspace.runtime import tune_gc
 from twinspace.settings import Settings
 
 
@@ -54,6 +55,7 @@ def run_server(app: Any, settings: Settings, log_level: str, what: str) -> None:
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)
+    tune_gc(settings.gc_threshold)  # the app is built: what lives now is frozen
     server.run()  # uvicorn turns SIGINT/SIGTERM into a graceful shutdown
     if not server.started:
         fail(CliError(f"{what} did not start (see the log above)"))

@@ -48,6 +48,7 @@ from twinspace.store.twin_rows import (
     ContextRow,
     NotificationRow,
     SubscriptionRow,
+    TemporalChange,
     TemporalRow,
 )
 
@@ -90,6 +91,7 @@ __all__ = [
     "Store",
     "StoreError",
     "SubscriptionRow",
+    "TemporalChange",
     "TemporalRow",
     "Transfer",
     "Tx",

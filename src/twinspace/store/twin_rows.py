@@ -66,6 +66,23 @@ class TemporalRow:
         return str(self.instance.get("instanceId", ""))
 
 
+@dataclass(slots=True)
+class TemporalChange:
+    """One entity change as the temporal table stores it: every changed instance of the entity
+    at ``modified_at``, grouped by attribute as ``{attr: [[observedAt text | None, instance]]}``
+    (the text is ``observedAt`` in UTC as ``datetime.isoformat`` writes it; every instance
+    carries its ``instanceId``), with the least and greatest observedAt (None when no instance
+    has one). What a writer that already holds a whole entity hands over, instead of one
+    ``TemporalRow`` per instance."""
+
+    entity_id: str
+    entity_type: str
+    modified_at: datetime
+    observed_min: datetime | None
+    observed_max: datetime | None
+    instances: dict[str, list[list[Any]]]
+
+
 @dataclass
 class SubscriptionRow:
     id: str

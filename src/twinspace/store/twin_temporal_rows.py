@@ -31,7 +31,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from twinspace.store import twin_tables as tt
-from twinspace.store.twin_rows import DriverRows, Json, TemporalRow, literal_prefix
+from twinspace.store.twin_rows import (
+    DriverRows,
+    Json,
+    TemporalChange,
+    TemporalRow,
+    literal_prefix,
+)
 
 TimeProperty = Literal["observedAt", "modifiedAt"]
 INSTANCE_PREFIX = "urn:ngsi-ld:attribute:instance:"
@@ -93,14 +99,14 @@ class TwinInstances:
         if not rows:
             return
         times = _Times()
-        groups: dict[tuple[str, str, datetime], list[Any]] = {}  # [stored, min, max]
+        groups: dict[tuple[str, str, datetime], TemporalChange] = {}
         base = ""
         fresh = 0
         for row in rows:
             key = (row.entity_id, row.entity_type, row.modified_at)
             group = groups.get(key)
             if group is None:
-                group = groups[key] = [{}, None, None]
+                group = groups[key] = TemporalChange(*key, None, None, {})
             instance = row.instance
             if not instance.get("instanceId"):
                 base = base or f"{new_instance_id()}:"
@@ -110,22 +116,23 @@ class TwinInstances:
             text = None
             if observed is not None:
                 text = times.text(observed)
-                if group[1] is None:
-                    group[1] = group[2] = observed
-                elif observed < group[1]:
-                    group[1] = observed
-                elif observed > group[2]:
-                    group[2] = observed
-            entries = group[0].get(row.attr)
-            if entries is None:
-                group[0][row.attr] = [[text, instance]]
-            else:
-                entries.append([text, instance])
+                if group.observed_min is None or observed < group.observed_min:
+                    group.observed_min = observed
+                if group.observed_max is None or observed > group.observed_max:
+                    group.observed_max = observed
+            group.instances.setdefault(row.attr, []).append([text, instance])
+        self.add_changes(tenant, list(groups.values()))
+
+    def add_changes(self, tenant: str, changes: Sequence[TemporalChange]) -> None:
+        """Append entity changes as they are (one table row each, one statement); the caller
+        has given every instance its ``instanceId`` and the observedAt texts and bounds."""
+        if not changes:
+            return
         out = DriverRows(self.conn)
         values = [
-            (tenant, entity_id, entity_type, out.time(modified), out.time(low), out.time(high),
-             out.json(stored))
-            for (entity_id, entity_type, modified), (stored, low, high) in groups.items()
+            (tenant, c.entity_id, c.entity_type, out.time(c.modified_at), out.time(c.observed_min),
+             out.time(c.observed_max), out.json(c.instances))
+            for c in changes
         ]  # fmt: skip
         out.insert(_I, _COLUMNS, values)
 

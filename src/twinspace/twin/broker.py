@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from twinspace.clock import Clock, SystemClock
 from twinspace.store import Store, Tx, retry_on_conflict
-from twinspace.store.twin_rows import TemporalRow
+from twinspace.store.twin_rows import TemporalChange
 from twinspace.twin import entity as ent
 from twinspace.twin.context import TermMap
 from twinspace.twin.errors import NgsiError
@@ -128,9 +128,7 @@ class Broker:
                 deleted.append(before["id"])
             else:
                 updated.append(after)
-        rows = _temporal_rows(changes, moment)
-        if rows:
-            tx.twin_instances.add_many(tenant, rows)
+        tx.twin_instances.add_changes(tenant, _temporal_changes(changes, moment))
         tx.twin_entities.save_many(
             tenant, moment, created=created, updated=updated, deleted=deleted, old=old
         )
@@ -458,38 +456,50 @@ def _compact_not_updated(items: Iterable[dict[str, Any]], terms: TermMap) -> lis
     return out
 
 
-def _temporal_rows(changes: list[Change], moment: datetime) -> list[TemporalRow]:
-    """A TemporalRow per changed instance of ``changes``, stamped ``moment``. The instance ids
-    share one random UUID per call and end with a counter:
+def _temporal_changes(changes: list[Change], moment: datetime) -> list[TemporalChange]:
+    """The temporal table's row for each entity of ``changes`` that has changed instances,
+    stamped ``moment``. The instance ids share one random UUID per call and end with a counter:
     ``urn:ngsi-ld:attribute:instance:<uuid>:<n>``. Each distinct observedAt text is parsed once."""
-    rows: list[TemporalRow] = []
-    times: dict[str, datetime | None] = {}
+    out: list[TemporalChange] = []
+    times: dict[str, tuple[datetime, str] | None] = {}
     base = f"urn:ngsi-ld:attribute:instance:{uuid.uuid4()}:"
     count = 0
     for before, after in changes:
         if after is None:
             continue
-        entity_id = after["id"]
-        entity_type = after["type"][0]
         changed = (
             [(a, i) for a, instances in after["attrs"].items() for i in instances]
             if before is None
             else ent.changed_instances(before, after)
         )
+        if not changed:
+            continue
+        grouped: dict[str, list[list[Any]]] = {}
+        low: datetime | None = None
+        high: datetime | None = None
         for attr, instance in changed:
             text = instance.get("observedAt")
-            observed = None
+            stored_text = None
             if text is not None:
                 if text in times:
-                    observed = times[text]
+                    known = times[text]
                 else:
-                    observed = times[text] = parse_time(text)
-            stored = {**instance, "instanceId": f"{base}{count}"}
+                    observed = parse_time(text)
+                    known = times[text] = (
+                        None if observed is None else (observed, observed.isoformat())
+                    )
+                if known is not None:
+                    observed, stored_text = known
+                    if low is None or observed < low:
+                        low = observed
+                    if high is None or observed > high:
+                        high = observed
+            entry = [stored_text, {**instance, "instanceId": f"{base}{count}"}]
             count += 1
-            rows.append(
-                TemporalRow(
-                    entity_id, entity_type, attr, instance.get("datasetId") or "", observed,
-                    moment, stored,
-                )
-            )  # fmt: skip
-    return rows
+            found = grouped.get(attr)
+            if found is None:
+                grouped[attr] = [entry]
+            else:
+                found.append(entry)
+        out.append(TemporalChange(after["id"], after["type"][0], moment, low, high, grouped))
+    return out

@@ -42,6 +42,7 @@ class Connector:
         pusher_factory: Callable[[Connector], Pusher] | None = None,
         identity: ParticipantIdentity | None = None,
     ) -> None:
+        self._own_store = store is None
         self.store = store or Store.open(settings.effective_database_url())
         kinds: dict[str, AssetKind] = {}
         self.ctx = Context(
@@ -211,3 +212,5 @@ class Connector:
                 await task
             if self._own_client:
                 await self.http.aclose()
+            if self._own_store:  # ends the WAL checkpointer; the engine reconnects if used
+                self.store.close()

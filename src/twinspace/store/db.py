@@ -11,6 +11,8 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect, Engine
 
+from twinspace.store.checkpoint import JOURNAL_SIZE_LIMIT, WRITER_AUTOCHECKPOINT
+
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
@@ -41,8 +43,18 @@ def _json_text(value: Any) -> str:
 JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
 
 
-def create_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and its folder created."""
+def sqlite_path(url: str) -> str | None:
+    """The file of a SQLite ``url`` (None: another backend, or an in-memory database)."""
+    if not url.startswith("sqlite") or "///" not in url:
+        return None
+    path = url.split("///", 1)[1].split("?", 1)[0]
+    return path if path and path != ":memory:" else None
+
+
+def create_engine(url: str, *, background_checkpoints: bool = False) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and its folder created.
+    ``background_checkpoints``: a ``WalCheckpointer`` will checkpoint the WAL, so writers only
+    do so themselves as a backstop (see ``twinspace.store.checkpoint``)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -61,6 +73,9 @@ def create_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
+            if background_checkpoints:
+                cur.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT}")
+                cur.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
             cur.close()
 
         return engine

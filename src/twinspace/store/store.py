@@ -9,6 +9,7 @@ with store.transaction() as tx:
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -18,7 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from twinspace.store import tables as t
-from twinspace.store.db import create_engine, migrate
+from twinspace.store.checkpoint import WalCheckpointer
+from twinspace.store.db import create_engine, migrate, sqlite_path
 from twinspace.store.errors import Conflict
 from twinspace.store.ledger_rows import (
     LogCheckpoints,
@@ -265,15 +267,25 @@ class Tx:
 
 
 class Store:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, checkpointer: WalCheckpointer | None = None) -> None:
         self.engine = engine
+        self.checkpointer = checkpointer
+        if checkpointer is not None:  # a store dropped without close() ends the thread too
+            weakref.finalize(self, checkpointer.signal_stop)
 
     @classmethod
-    def open(cls, url: str, *, upgrade: bool = True) -> Store:
-        engine = create_engine(url)
+    def open(cls, url: str, *, upgrade: bool = True, checkpoints: bool = True) -> Store:
+        """The store at ``url``, migrated unless ``upgrade`` is False. A SQLite file gets its
+        WAL checkpointed by a background thread unless ``checkpoints`` is False."""
+        path = sqlite_path(url) if checkpoints else None
+        engine = create_engine(url, background_checkpoints=path is not None)
         if upgrade:
             migrate(engine)
-        return cls(engine)
+        checkpointer = None
+        if path is not None:
+            checkpointer = WalCheckpointer(path)
+            checkpointer.start()
+        return cls(engine, checkpointer=checkpointer)
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
@@ -281,6 +293,8 @@ class Store:
             yield Tx(conn)
 
     def close(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.engine.dispose()
 
 

@@ -94,6 +94,8 @@ _ENTITY_KEYS = frozenset(
     {"id", "@id", "type", "@type", "scope", "@context", "createdAt", "modifiedAt", "deletedAt"}
 )
 _MAX_NESTING = 8
+_PLAIN_PROPERTY = frozenset({"type", "value", "observedAt", "unitCode"})
+_SCALARS = frozenset({int, float, str, bool})
 _SCOPE = re.compile(r"^/[^/#+\s]+(?:/[^/#+\s]+)*$")
 _LANG = re.compile(r"^[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*$")
 
@@ -126,6 +128,15 @@ def parse_instance(
 ) -> Instance:
     """One attribute instance (normalized or concise input) in canonical form; ``name`` is
     the attribute's name as given, for error details; ``geo`` that it is GeoProperty-like."""
+    if (
+        raw.__class__ is dict
+        and not geo
+        and raw.get("type") == "Property"
+        and raw.keys() <= _PLAIN_PROPERTY
+        and raw.get("value").__class__ in _SCALARS
+        and raw["value"] != NGSI_NULL
+    ):
+        return _plain_property(raw, now, name, level)
     what = f"Attribute {name!r}"
     if raw is None or raw == NGSI_NULL:
         if allow_null:
@@ -187,6 +198,23 @@ def parse_instance(
         out["modifiedAt"] = now
     if subs:
         out["subAttrs"] = subs
+    return out
+
+
+def _plain_property(raw: dict[str, Any], now: str, name: str, level: int) -> Instance:
+    """The most common instance, parsed without the general machinery: a Property with a
+    scalar value and nothing but observedAt and unitCode beside it (same result)."""
+    out: Instance = {"type": "Property", "value": raw["value"]}
+    for key, item in raw.items():
+        if key == "observedAt":
+            out[key] = validate_datetime(item, f"Attribute {name!r}: observedAt")
+        elif key == "unitCode":
+            if item.__class__ is not str or not item:
+                raise bad_request(f"Attribute {name!r}: unitCode must be a non-empty string")
+            out[key] = item
+    if level == 0:
+        out["createdAt"] = now
+        out["modifiedAt"] = now
     return out
 
 

@@ -10,7 +10,7 @@ from twinspace.store.tables import metadata
 
 from .factories import asset
 
-HEAD = "0007"
+HEAD = "0008"
 
 
 def _tables(url: str) -> set[str]:
@@ -111,5 +111,35 @@ def test_upgrading_from_0001_keeps_queued_messages(empty_database_url: str) -> N
         with engine.connect() as conn:
             rows = conn.execute(sa.text("SELECT id, audience FROM outbox")).all()
         assert [tuple(r) for r in rows] == [("m-1", None)]
+    finally:
+        engine.dispose()
+
+
+def test_the_twin_json_columns_use_lz4_on_postgresql(empty_database_url: str) -> None:
+    """Migration 0008: where the server offers lz4, the twin's large JSON columns use it."""
+    engine = create_engine(empty_database_url)
+    try:
+        migrate(engine)
+        if engine.dialect.name != "postgresql":
+            return  # SQLite: nothing to change, and the migration ran through
+        with engine.connect() as conn:
+            offered = conn.execute(
+                sa.text("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")
+            ).scalar()
+            rows = conn.execute(
+                sa.text(
+                    "SELECT c.relname, a.attname, a.attcompression FROM pg_attribute a"
+                    " JOIN pg_class c ON c.oid = a.attrelid"
+                    " WHERE c.relname IN ('twin_entities', 'twin_instances', 'twin_notifications')"
+                    " AND a.attname IN ('doc', 'instances', 'payload')"
+                    " AND c.relnamespace = to_regnamespace(current_schema())"
+                )
+            ).all()
+        expected = "l" if offered and "lz4" in offered else ""
+        assert sorted((r[0], r[1], r[2]) for r in rows) == [
+            ("twin_entities", "doc", expected),
+            ("twin_instances", "instances", expected),
+            ("twin_notifications", "payload", expected),
+        ]
     finally:
         engine.dispose()

@@ -6,10 +6,15 @@ from typing import Any
 
 import pytest
 
+from twinspace.twin import representation
 from twinspace.twin.context import NGSI_LD, SDM_CONTEXT_URL, TermMap, bundled_context
 from twinspace.twin.entity import Entity, parse_entity
 from twinspace.twin.errors import NgsiError
-from twinspace.twin.representation import feature_collection, render_entity, render_geojson
+from twinspace.twin.representation import (
+    feature_collection,
+    render_entity,
+    render_geojson,
+)
 
 T0 = "2026-11-24T10:00:00.000000Z"
 ENV = "https://smartdatamodels.org/dataModel.Environment/"
@@ -313,3 +318,49 @@ def test_feature_collection() -> None:
 def test_normalized_round_trips_every_attribute_type(attrs: dict[str, Any]) -> None:
     entity = make(**attrs)
     assert roundtrip(render_entity(entity, TERMS)) == entity
+
+
+# --------------------------------------------------------------------------- key_values
+
+
+KINDS = {
+    "plain": {"NO2": {"value": 22.5, "unitCode": "GQ", "observedAt": OBSERVED}, "PM10": 10},
+    "geo": {"location": POINT},
+    "relationship": {"refDevice": {"object": "urn:ngsi-ld:Device:d1"}},
+    "relationships": {"refDevice": {"object": ["urn:ngsi-ld:Device:d1", "urn:x:2"]}},
+    "language": {"name": {"languageMap": {"es": "Estación", "en": "Station"}}},
+    "list": {"readings": {"valueList": [1, 2, 3]}},
+    "list relationship": {"refs": {"objectList": [{"object": "urn:x:1"}]}},
+    "vocab": {"category": {"vocab": "AirQualityObserved"}},
+    "json": {"payload": {"json": {"a": [1, {"b": None}]}}},
+    "datasets": {
+        "NO2": [
+            {"type": "Property", "value": 1},
+            {"type": "Property", "value": 2, "datasetId": "urn:ngsi-ld:Dataset:forecast"},
+        ]
+    },
+    "sub-attributes": {"NO2": {"value": 3, "accuracy": {"value": 0.5}}},
+    "scope": {"scope": ["/Madrid/Centro", "/Madrid"]},
+    "one scope": {"scope": "/Madrid"},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_key_values_equals_the_keyvalues_rendering(kind: str) -> None:
+    entity = make(**KINDS[kind])
+    assert representation.key_values(entity, TERMS) == render_entity(
+        entity, TERMS, form="keyValues"
+    )
+
+
+def test_key_values_of_a_multi_typed_entity() -> None:
+    entity = parse_entity(
+        {"id": "urn:x:m", "type": ["AirQualityObserved", "Device"], "NO2": 1}, TERMS, T0
+    )
+    assert representation.key_values(entity, TERMS) == render_entity(
+        entity, TERMS, form="keyValues"
+    )
+    assert sorted(representation.key_values(entity, TERMS)["type"]) == [
+        "AirQualityObserved",
+        "Device",
+    ]

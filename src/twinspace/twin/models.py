@@ -9,7 +9,7 @@ from typing import Any
 
 from twinspace.twin.context import SDM_CONTEXT_URL, TermMap, bundled_context
 from twinspace.twin.errors import NgsiError
-from twinspace.twin.representation import render_entity
+from twinspace.twin.representation import key_values
 from twinspace.twin.validation import model_for_type, validate_entity
 
 Entity = dict[str, Any]
@@ -31,7 +31,7 @@ class ModelCheck:
             model = model_for_type(type_iri)
             if model is None:
                 continue
-            shown = render_entity(entity, self.terms, form="keyValues")
+            shown = key_values(entity, self.terms)
             shown["type"] = model
             problems = validate_entity(shown, model)
             if problems:

@@ -27,7 +27,14 @@ from twinspace.twin.values import (
     looks_like_instance,
 )
 
-__all__ = ["FORMS", "LOCATION", "feature_collection", "render_entity", "render_geojson"]
+__all__ = [
+    "FORMS",
+    "LOCATION",
+    "feature_collection",
+    "key_values",
+    "render_entity",
+    "render_geojson",
+]
 
 FORMS = {
     "normalized": "normalized",
@@ -146,6 +153,31 @@ def _attributes(
         single = len(instances) == 1
         rendered = [_instance(i, terms, concise, sys_attrs, geo, single) for i in instances]
         out[name] = rendered[0] if single else rendered
+    return out
+
+
+_BARE_KEY_VALUE = frozenset({"Property", "GeoProperty", "Relationship"})
+
+
+def key_values(entity: Entity, terms: TermMap) -> dict[str, Any]:
+    """The keyValues form of the whole ``entity``, as ``render_entity(form="keyValues")``
+    gives it, in one pass (the Smart Data Model check runs it on every write)."""
+    out: dict[str, Any] = {"id": entity["id"], "type": _types(entity, terms)}
+    scope = entity.get("scope")
+    if scope:
+        out["scope"] = scope[0] if len(scope) == 1 else list(scope)
+    compact = terms.compact
+    for iri, instances in entity["attrs"].items():
+        if len(instances) == 1:
+            instance = instances[0]
+            kind = instance["type"]
+            if kind in _BARE_KEY_VALUE:
+                out[compact(iri)] = instance[VALUE_MEMBER[kind]]
+            else:
+                out[compact(iri)] = _key_value(instance, terms)
+        else:
+            dataset = {i.get("datasetId", "@none"): _key_value(i, terms) for i in instances}
+            out[compact(iri)] = {"dataset": dataset}
     return out
 
 

@@ -12,7 +12,8 @@ relationship) with the Environment Smart Data Models context in a ``Link`` heade
    entities (creates), then the same entities again with new values (updates, the default
    ``replace`` mode); next to the raw insert rate of the same database: the stored entity
    documents (same JSON, same size) ``executemany``'d into a scratch table, one transaction per
-   batch of the same size.
+   batch of the same size. Then the same again with other entities and ``--inflight`` (2)
+   batches in flight, as several feeders would send them.
 2. ``GET /ngsi-ld/v1/entities/{id}`` latency, one at a time and ``--concurrency`` in flight, next
    to ``GET /.well-known/dspace-version`` (the cheapest route of the same process), interleaved.
 3. The twin is filled to ``--entities`` (the rest written straight through the store from this

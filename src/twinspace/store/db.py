@@ -56,8 +56,8 @@ def create_engine(url: str, *, background_checkpoints: bool = False) -> Engine:
     ``background_checkpoints``: a ``WalCheckpointer`` will checkpoint the WAL, so writers only
     do so themselves as a backstop (see ``twinspace.store.checkpoint``)."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        path = sqlite_path(url)
+        if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **JSON_CODEC

@@ -731,3 +731,46 @@ def test_only_changed_instances_are_listed() -> None:
 def test_deleted_instances_are_not_changes() -> None:
     old = base()
     assert changed_instances(old, delete_attr(old, NO2, T1)) == []
+
+
+# --------------------------------------------------------------------------- plain Properties
+# The common Property (scalar value, observedAt, unitCode) has a short path through the parser;
+# these pin that it gives what the general path gives, errors included.
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"type": "Property", "value": 22.5},
+        {"type": "Property", "value": 22.5, "unitCode": "GQ", "observedAt": "2026-11-24T10:04:00Z"},
+        {"type": "Property", "value": "text", "observedAt": "2026-11-24T10:04:00Z"},
+        {"type": "Property", "value": True},
+        {"type": "Property", "value": 0},
+    ],
+)
+def test_plain_properties_parse_as_the_general_path_does(raw: dict[str, Any]) -> None:
+    out = parse(entity(NO2=raw))["attrs"][NO2]
+    general = parse(entity(NO2={**raw, "datasetId": "urn:ngsi-ld:Dataset:d"}))["attrs"][NO2]
+    assert out == [{k: v for k, v in general[0].items() if k != "datasetId"}]
+    assert out[0]["createdAt"] == out[0]["modifiedAt"] == T0
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"type": "Property", "value": 1, "observedAt": "yesterday"}, "observedAt"),
+        ({"type": "Property", "value": 1, "unitCode": ""}, "unitCode"),
+        ({"type": "Property", "value": 1, "unitCode": 7}, "unitCode"),
+        ({"type": "Property", "value": NGSI_NULL}, "null"),
+    ],
+)
+def test_plain_properties_are_checked(raw: dict[str, Any], message: str) -> None:
+    error = bad(entity(NO2=raw))
+    assert error.kind == "BadRequestData" and message in str(error)
+
+
+def test_a_null_observed_at_deletes_it_where_nulls_are_allowed() -> None:
+    fragment = parse_fragment(
+        {"NO2": {"type": "Property", "value": 5, "observedAt": NGSI_NULL}}, TERMS, T1
+    )
+    assert fragment["attrs"][NO2][0]["observedAt"] == NGSI_NULL

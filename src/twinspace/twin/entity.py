@@ -131,6 +131,7 @@ def parse_instance(
     if (
         raw.__class__ is dict
         and not geo
+        and not allow_null  # where null deletes, observedAt may be urn:ngsi-ld:null
         and raw.get("type") == "Property"
         and raw.keys() <= _PLAIN_PROPERTY
         and raw.get("value").__class__ in _SCALARS

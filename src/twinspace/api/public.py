@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -204,17 +204,29 @@ def router(connector: Connector) -> APIRouter:
 
     # --- push receiver --------------------------------------------------------------------------
 
-    @api.post("/push/{transfer_id}", operation_id="public_push")
-    @api.put("/push/{transfer_id}", operation_id="public_push_put")
-    async def receive(request: Request, transfer_id: str) -> Response:
+    async def consumed(
+        request: Request, transfer_id: str, accepts: Callable[[str], bool], what: str
+    ) -> Transfer | Response:
+        """The transfer a receiving route's token grants when it is ``transfer_id``, this
+        connector consumes it and ``accepts`` its format; else the refusal."""
         granted = await authorize(request)
         if isinstance(granted, Response):
             return granted
         t = granted.transfer
         if t.id != transfer_id:
             return refused_scope(f"this token is not for transfer {transfer_id!r}")
-        if t.role != Role.CONSUMER or not is_push(t.format) or is_stream(t.format):
-            return refused_scope("this token is not for pushing data to this connector")
+        if t.role != Role.CONSUMER or not accepts(t.format):
+            return refused_scope(f"this token is not for {what} to this connector")
+        return t
+
+    @api.post("/push/{transfer_id}", operation_id="public_push")
+    @api.put("/push/{transfer_id}", operation_id="public_push_put")
+    async def receive(request: Request, transfer_id: str) -> Response:
+        t = await consumed(
+            request, transfer_id, lambda f: is_push(f) and not is_stream(f), "pushing data"
+        )
+        if isinstance(t, Response):
+            return t
         target = received_path(settings.data_dir, transfer_id)
         try:
             nbytes = await _receive(request, target)
@@ -228,14 +240,9 @@ def router(connector: Connector) -> APIRouter:
 
     @api.post("/twin/{transfer_id}", operation_id="public_twin")
     async def receive_twin(request: Request, transfer_id: str) -> Response:
-        granted = await authorize(request)
-        if isinstance(granted, Response):
-            return granted
-        t = granted.transfer
-        if t.id != transfer_id:
-            return refused_scope(f"this token is not for transfer {transfer_id!r}")
-        if t.role != Role.CONSUMER or not is_stream(t.format):
-            return refused_scope("this token is not for a twin stream to this connector")
+        t = await consumed(request, transfer_id, is_stream, "a twin stream")
+        if isinstance(t, Response):
+            return t
         receiver = connector.stream_receiver
         if receiver is None:
             return error(404, "not_found", "this connector runs no twin to receive into")

@@ -151,4 +151,6 @@ def build_twin(settings: Settings, connector: Connector) -> Twin:
         ),
         notify_attempts=settings.twin_notify_attempts,
         mqtt=mqtt,
+        writers=settings.twin_writers,
+        gc_threshold=settings.gc_threshold,
     )

@@ -159,6 +159,13 @@ class Settings(BaseSettings):
     twin_max_body_bytes: int = Field(
         16 * 1_048_576, description="Largest NGSI-LD request body accepted (batches)"
     )
+    twin_writers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Writer processes that share the twin's large batch writes (0: all in the "
+        "server process; up to one per core helps, see docs/twin.md)",
+    )
     twin_notify_attempts: int = Field(
         8, description="Delivery attempts of an NGSI-LD notification before it is given up"
     )

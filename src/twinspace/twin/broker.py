@@ -19,7 +19,7 @@ from twinspace.clock import Clock, SystemClock
 from twinspace.store import Store, Tx, retry_on_conflict
 from twinspace.store.twin_rows import TemporalChange
 from twinspace.twin import entity as ent
-from twinspace.twin.context import TermMap
+from twinspace.twin.context import TermMap, core_terms
 from twinspace.twin.errors import NgsiError
 from twinspace.twin.models import ModelCheck
 
@@ -32,6 +32,27 @@ class ChangeSink(Protocol):
     """Who hears of changes inside the write transaction (the subscription notifier)."""
 
     def enqueue(self, tx: Tx, tenant: str, changes: list[Change], now: datetime) -> int: ...
+
+
+#: The batch operations: entityOperations create, upsert (replace / update), update
+#: (overwrite / noOverwrite), merge and delete.
+BATCH_MODES = ("create", "upsert", "upsert-update", "update", "update-keep", "merge", "delete")
+
+
+class BatchWriters(Protocol):
+    """Other processes that take over large batches (``twin.writers.WriterPool``)."""
+
+    def takes(self, items: int) -> bool: ...
+
+    def run(
+        self,
+        broker: Broker,
+        tenant: str,
+        payloads: list[Any],
+        terms: TermMap,
+        mode: str,
+        moment: datetime,
+    ) -> BatchResult: ...
 
 
 def timestamp(moment: datetime) -> str:
@@ -96,6 +117,8 @@ class Broker:
         self.sink = sink
         self.models = models
         self.max_batch = max_batch
+        #: Writer processes that take large batches while set (``Twin.running``); else all here.
+        self.writers: BatchWriters | None = None
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -322,9 +345,27 @@ class Broker:
 
     def _batch(self, tenant: str, payloads: list[Any], terms: TermMap, *, mode: str) -> BatchResult:
         self._batch_guard(payloads)
+        pool = self.writers
+        if pool is not None and pool.takes(len(payloads)):
+            return pool.run(self, tenant, payloads, terms, mode, self.clock.now())
+        return self.run_batch(tenant, payloads, terms, mode)
+
+    def run_batch(
+        self,
+        tenant: str,
+        payloads: list[Any],
+        terms: TermMap,
+        mode: str,
+        moment: datetime | None = None,
+    ) -> BatchResult:
+        """A batch operation (``mode``: one of ``BATCH_MODES``) in this process, in one
+        transaction, stamped ``moment`` (default: the clock's now); the writer processes run
+        their part of a batch through here too."""
+        if mode == "delete":
+            return self._delete_batch(tenant, payloads, moment)
 
         def run() -> BatchResult:
-            moment, now = self._now()
+            moment_, now = self._now() if moment is None else (moment, timestamp(moment))
             result = BatchResult()
             parsed: list[tuple[Any, Entity | None, dict[str, Any] | None]] = []
             for payload in payloads:
@@ -361,7 +402,7 @@ class Broker:
                     current[eid] = after
                     result.success.append(eid)
                 changes = [(before[eid], current[eid]) for eid in before]
-                self._save(tx, tenant, changes, moment)
+                self._save(tx, tenant, changes, moment_)
             return result
 
         return retry_on_conflict(run)
@@ -399,10 +440,11 @@ class Broker:
         return after
 
     def batch_delete(self, tenant: str, ids: list[Any]) -> BatchResult:
-        self._batch_guard(ids)
+        return self._batch(tenant, ids, core_terms(), mode="delete")
 
+    def _delete_batch(self, tenant: str, ids: list[Any], moment: datetime | None) -> BatchResult:
         def run() -> BatchResult:
-            moment, _ = self._now()
+            moment_ = self._now()[0] if moment is None else moment
             result = BatchResult()
             wanted: list[str] = []
             for eid in ids:
@@ -425,7 +467,7 @@ class Broker:
                         continue
                     changes.append((found, None))
                     result.success.append(eid)
-                self._save(tx, tenant, changes, moment)
+                self._save(tx, tenant, changes, moment_)
             return result
 
         return retry_on_conflict(run)

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from twinspace.clock import Clock, SystemClock
 from twinspace.store import Store
 from twinspace.store import twin_tables as tt
+from twinspace.store.db import sqlite_path
 from twinspace.store.records import FAILED, PENDING, SENT
 from twinspace.twin.broker import BatchResult, Broker, timestamp
 from twinspace.twin.context import ContextLoader, TermMap
@@ -30,6 +31,7 @@ from twinspace.twin.models import ModelCheck
 from twinspace.twin.mqtt import MqttIngest, Refused
 from twinspace.twin.notifier import Filter, Notifier
 from twinspace.twin.subscribing import Subscriptions
+from twinspace.twin.writers import WriterConfig, WriterPool
 
 log = logging.getLogger("twinspace.twin")
 Context = list[str | dict[str, Any]] | None
@@ -76,6 +78,8 @@ class Twin:
         notify_attempts: int = 8,
         mqtt: MqttSource | None = None,
         filters: dict[str, Filter] | None = None,
+        writers: int = 0,
+        gc_threshold: int = 0,
     ) -> None:
         self.store = store
         self.clock = clock or SystemClock()
@@ -104,9 +108,28 @@ class Twin:
             models=ModelCheck() if validate_models else None,
             max_batch=self.limits.max_batch,
         )
+        self.pool = self._writer_pool(writers, context_dir, validate_models, gc_threshold)
         self.history = History(store, self.clock)
         self.subscriptions = Subscriptions(store, self.clock)
         self.ingest: Any = None  # the MqttIngest while running
+
+    def _writer_pool(
+        self, count: int, context_dir: Path | None, validate_models: bool, gc_threshold: int
+    ) -> WriterPool | None:
+        """The writer processes (started by ``running``), when asked for and possible."""
+        if count < 1:
+            return None
+        url = self.store.engine.url
+        if url.get_backend_name() == "sqlite" and sqlite_path(str(url)) is None:
+            log.warning("twin writers need a database file or server; an in-memory one has none")
+            return None
+        config = WriterConfig(
+            database_url=url.render_as_string(hide_password=False),
+            validate_models=validate_models,
+            context_dir=context_dir,
+            gc_threshold=gc_threshold,
+        )
+        return WriterPool(config, count, wake=self.notifier.wake)
 
     async def terms(self, context: Context) -> TermMap:
         """The term map for a request's @context (core context alone when None)."""
@@ -158,11 +181,15 @@ class Twin:
             },
             "subscriptions": int(subscriptions),
             "tenants": tenants,
+            "writers": None if self.pool is None else self.pool.status().body(),
         }
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Twin]:
         """Deliver notifications, and ingest MQTT messages when configured, for the block."""
+        if self.pool is not None:  # spawning imports twinspace in each: not on the event loop
+            await asyncio.to_thread(self.pool.start)
+            self.broker.writers = self.pool
         stop = asyncio.Event()
         tasks = [asyncio.create_task(self.notifier.run(stop), name="twin-notifier")]
         if self.mqtt is not None:
@@ -184,3 +211,6 @@ class Twin:
             for task in tasks:
                 with suppress(asyncio.CancelledError):
                     await task
+            if self.pool is not None:
+                self.broker.writers = None
+                await asyncio.to_thread(self.pool.stop)

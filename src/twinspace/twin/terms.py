@@ -250,6 +250,13 @@ class TermMap:
         self._inverse = inverse
         self._memo: dict[str, str] = {}
 
+    def __reduce__(self) -> tuple[type[TermMap], tuple[Any, ...]]:
+        """Pickled as its mapping (for the writer processes); the memo is not carried."""
+        return (
+            TermMap,
+            (self._terms, self._prefixes, self._vocab, self.geo_properties, self.key),
+        )
+
     @classmethod
     def build(cls, documents: Sequence[Mapping[str, Any]]) -> TermMap:
         """The term map of local contexts applied in order, the core context last."""

@@ -27,17 +27,18 @@ import threading
 import zlib
 from collections.abc import Callable
 from contextlib import ExitStack, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from twinspace.twin.broker import BatchResult, Broker, ChangeSink, _entity_id
 from twinspace.twin.context import TermMap
 from twinspace.twin.errors import NgsiError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: Modes a writer's part may be repeated in by the server process after the writer stopped.
 _REPEATABLE = frozenset({"upsert", "upsert-update", "update", "update-keep", "merge"})
@@ -74,6 +75,7 @@ class WriterStatus:
     fallbacks: int = 0
     restarts: int = 0
     last_error: str | None = None
+    pids: list[int] = field(default_factory=list)
 
     def body(self) -> dict[str, Any]:
         return {
@@ -85,6 +87,7 @@ class WriterStatus:
             "fallbacks": self.fallbacks,
             "restarts": self.restarts,
             "lastError": self.last_error,
+            "pids": self.pids,
         }
 
 
@@ -100,25 +103,33 @@ def partition(payloads: list[Any], count: int, mode: str) -> list[list[int]]:
 
 
 def merge(results: list[BatchResult], payloads: list[Any], mode: str) -> BatchResult:
-    """One result from the parts' results, ids in the order the batch first named them."""
-    first: dict[str, int] = {}
+    """One result from the parts' results, in the batch's order: the n-th mention of an id in
+    a list takes the place of the n-th item naming it (errors of items without an id, listed
+    with entityId "", take the places of those items)."""
+    places: dict[str, list[int]] = {}
     for index, payload in enumerate(payloads):
         eid = payload if mode == "delete" else _entity_id(payload)
-        if isinstance(eid, str):
-            first.setdefault(eid, index)
-    end = len(payloads)
+        places.setdefault(eid if isinstance(eid, str) else "", []).append(index)
 
-    def order(ids: list[str]) -> list[str]:
-        return sorted(ids, key=lambda eid: first.get(eid, end))
+    def ordered(entries: list[T], key: Callable[[T], str]) -> list[T]:
+        seen: dict[str, int] = {}
+        placed = []
+        for number, entry in enumerate(entries):
+            eid = key(entry)
+            where = places.get(eid, [])
+            nth = seen[eid] = seen.get(eid, -1) + 1
+            place = where[min(nth, len(where) - 1)] if where else len(payloads)
+            placed.append((place, number, entry))
+        return [entry for _place, _number, entry in sorted(placed, key=lambda p: p[:2])]
 
     out = BatchResult()
     for result in results:
         out.success.extend(result.success)
         out.created.extend(result.created)
         out.errors.extend(result.errors)
-    out.success = order(out.success)
-    out.created = order(out.created)
-    out.errors.sort(key=lambda error: first.get(error["entityId"], end))
+    out.success = ordered(out.success, str)
+    out.created = ordered(out.created, str)
+    out.errors = ordered(out.errors, lambda error: str(error["entityId"]))
     return out
 
 
@@ -178,7 +189,9 @@ class WriterPool:
                 self._writers[k] = None
 
     def status(self) -> WriterStatus:
-        self._stats.alive = sum(1 for w in self._writers if w is not None and w.process.is_alive())
+        alive = [w.process.pid for w in self._writers if w is not None and w.process.is_alive()]
+        self._stats.alive = len(alive)
+        self._stats.pids = alive
         return self._stats
 
     def _launch(self, k: int) -> tuple[Any, Connection]:

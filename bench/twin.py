@@ -238,7 +238,11 @@ def stored_docs(url: str, count: int) -> list[str]:
     return [r[0] if isinstance(r[0], str) else json.dumps(r[0]) for r in rows]
 
 
-def bench_upserts(p: Participant, sizes: Sizes, fig: Figures) -> None:
+def bench_upserts(
+    p: Participant, sizes: Sizes, fig: Figures, *, writers: int, offset: int = 0, key: str = ""
+) -> None:
+    """The upsert runs against ``p`` (which runs ``writers`` writer processes), on entities
+    from ``offset``; rates are recorded under ``key`` + create/update (+ _inflight)."""
     total, n = sizes.entities, sizes.batch * sizes.batches
     first = datetime.now(UTC)
     later = stamp_of(first + timedelta(minutes=15))
@@ -251,12 +255,13 @@ def bench_upserts(p: Participant, sizes: Sizes, fig: Figures) -> None:
         updates = [[{**e, **_fresh(e, later, seed=1)} for e in batch] for batch in creates]
         return creates, updates
 
-    runs = [(1, *batches(0))]
-    if sizes.inflight > 1:
-        runs.append((sizes.inflight, *batches(n)))
+    runs = [(1, *batches(offset))]
+    if sizes.inflight > 1 and not key:
+        runs.append((sizes.inflight, *batches(offset + n)))
     rates: dict[int, tuple[float, float]] = {}
     with httpx.Client(base_url=p.base_url, timeout=120.0, headers=KEY) as client:
-        warm = [air_quality(total + 10 + i, total, stamp_of(first)) for i in range(50)]
+        # enough for the writer processes to take it: each compiles its model checks, connects
+        warm = [air_quality(total + 10 + i, total, stamp_of(first)) for i in range(400)]
         upsert_batches(client, [warm])
         for inflight, creates, updates in runs:
             created_s, count = upsert_batches(client, creates, inflight)
@@ -264,10 +269,13 @@ def bench_upserts(p: Participant, sizes: Sizes, fig: Figures) -> None:
             rates[inflight] = (count / created_s, count / updated_s)
     raw = raw_insert_rate(str(p.database_url), stored_docs(str(p.database_url), n), sizes.batch)
     create_rate, update_rate = rates[1]
-    fig.rates.update(create=create_rate, update=update_rate, raw=raw)
+    fig.rates.update({f"{key}create": create_rate, f"{key}update": update_rate, "raw": raw})
     base = f"{raw:,.0f} raw rows/s"
+    who = f"{writers} writers" if writers else "no writers"
     for inflight, (creating, updating) in rates.items():
-        how = f"upsert {sizes.batch}/batch" + (f", {inflight} in flight" if inflight > 1 else "")
+        how = f"upsert {sizes.batch}/batch, {who}" + (
+            f", {inflight} in flight" if inflight > 1 else ""
+        )
         if inflight > 1:
             fig.rates.update(create_inflight=creating, update_inflight=updating)
         fig.add(f"{how}, creates", f"{creating:,.0f} ent/s", base, f"ratio {creating / raw:.3f}")
@@ -584,23 +592,26 @@ def postgres_reachable() -> str | None:
     return None
 
 
-def run_backend(backend: str, sizes: Sizes, concurrency: int) -> Figures:
+def run_backend(backend: str, sizes: Sizes, concurrency: int, writers: int) -> Figures:
     fig = Figures(backend)
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="twinspace-bench-twin-")))
         db_url = stack.enter_context(database(backend, tmp))
         cluster = stack.enter_context(Cluster(tmp, fast=False))
-        p = cluster.participant("twin", database_url=db_url)
-        print(
-            f"{backend}: one participant process ({str(p.database_url).split('?')[0]})", flush=True
-        )
+        p = cluster.participant("twin", database_url=db_url, TWINSPACE_TWIN_WRITERS=str(writers))
+        print(f"{backend}: one participant process with {writers} writer processes "
+              f"({str(p.database_url).split('?')[0]})", flush=True)  # fmt: skip
         steps: list[tuple[str, Callable[[], None]]] = [
-            ("upserts", lambda: bench_upserts(p, sizes, fig)),
+            ("upserts", lambda: bench_upserts(p, sizes, fig, writers=writers)),
             ("reads", lambda: bench_reads(p, sizes, sizes.upserted, concurrency, fig)),
             ("fill", lambda: _fill_step(p, sizes)),
             ("queries", lambda: bench_queries(p, sizes, fig)),
             ("notifications", lambda: bench_notifications(p, sizes, fig)),
         ]
+        if writers:  # the same upserts written by the server process alone, for comparison
+            single_url = stack.enter_context(database(backend, tmp / "single"))
+            steps.insert(1, ("upserts without writers",
+                             lambda: _single_step(cluster, single_url, sizes, fig)))  # fmt: skip
         for name, step in steps:
             try:
                 step()
@@ -609,6 +620,14 @@ def run_backend(backend: str, sizes: Sizes, concurrency: int) -> Figures:
                 print(cluster.logs(), file=sys.stderr)
                 raise
     return fig
+
+
+def _single_step(cluster: Cluster, db_url: str | None, sizes: Sizes, fig: Figures) -> None:
+    p = cluster.participant("twin-single", database_url=db_url, TWINSPACE_TWIN_WRITERS="0")
+    try:
+        bench_upserts(p, sizes, fig, writers=0, key="single_")
+    finally:
+        p.stop()
 
 
 def _fill_step(p: Participant, sizes: Sizes) -> None:
@@ -625,7 +644,7 @@ def _fill_step(p: Participant, sizes: Sizes) -> None:
           f"{sizes.entities - start:,} rows without temporal instances)", flush=True)  # fmt: skip
 
 
-def summary(figures: list[Figures], sizes: Sizes) -> None:
+def summary(figures: list[Figures], sizes: Sizes, writers: str) -> None:
     print("\nsummary")
     width = max(len(r[0]) for f in figures for r in f.rows)
     for f in figures:
@@ -636,8 +655,11 @@ def summary(figures: list[Figures], sizes: Sizes) -> None:
         worst = min(f.rates["create"], f.rates["update"])
         verdict = "met" if worst >= TARGET else "missed"
         print(f"target {TARGET:,} entity upserts/s on {f.backend} (batches of {sizes.batch}, one "
-              f"at a time): {verdict} (creates {f.rates['create']:,.0f}/s, updates "
+              f"at a time, {writers}): {verdict} (creates {f.rates['create']:,.0f}/s, updates "
               f"{f.rates['update']:,.0f}/s)")  # fmt: skip
+        if "single_create" in f.rates:
+            print(f"  without writer processes: creates {f.rates['single_create']:,.0f}/s, "
+                  f"updates {f.rates['single_update']:,.0f}/s")  # fmt: skip
         if "create_inflight" in f.rates:
             worst = min(f.rates["create_inflight"], f.rates["update_inflight"])
             verdict = "met" if worst >= TARGET else "missed"
@@ -655,8 +677,15 @@ def main() -> None:
     parser.add_argument("--batches", type=int, help="timed upsert batches (default 20)")
     parser.add_argument("--entities", type=int, help="entities for the queries (default 100000)")
     parser.add_argument("--concurrency", type=int, default=8, help="GETs in flight (default 8)")
-    parser.add_argument("--inflight", type=int, default=2,
-                        help="upsert batches in flight in the second run (default 2; 1: none)")  # fmt: skip
+    parser.add_argument(
+        "--inflight",
+        type=int,
+        default=2,
+        help="upsert batches in flight in the second run (default 2; 1: none)",
+    )
+    parser.add_argument("--writers", type=int, default=2,
+                        help="the participant's writer processes (TWINSPACE_TWIN_WRITERS, "
+                             "default 2); with any, the upserts are also run without")  # fmt: skip
     args = parser.parse_args()
     base = QUICK if args.quick else FULL
     sizes = Sizes(
@@ -677,8 +706,8 @@ def main() -> None:
         backends.remove("postgres")
     print(f"NGSI-LD twin: {sizes.batches} upsert batches of {sizes.batch} AirQualityObserved "
           f"entities, {sizes.entities:,} for the queries; {os.cpu_count()} CPUs", flush=True)  # fmt: skip
-    figures = [run_backend(b, sizes, args.concurrency) for b in backends]
-    summary(figures, sizes)
+    figures = [run_backend(b, sizes, args.concurrency, args.writers) for b in backends]
+    summary(figures, sizes, f"{args.writers} writer processes" if args.writers else "no writers")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import pickle
+import signal
 import threading
 import zlib
 from collections.abc import Callable
@@ -337,7 +338,9 @@ def _unknown(part: list[Any], mode: str, why: str) -> BatchResult:
 
 
 def serve(conn: Connection, config: WriterConfig) -> None:
-    """A writer process's main loop: one job at a time until None or the pipe closes."""
+    """A writer process's main loop: one job at a time until None or the pipe closes. Ctrl-C
+    reaches the whole process group: the writer leaves stopping to the server process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

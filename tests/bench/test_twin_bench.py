@@ -22,8 +22,10 @@ def test_twin_bench_quick_run_prints_every_figure() -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
     for figure in (
-        "upsert 50/batch, creates",
-        "upsert 50/batch, updates",
+        "upsert 50/batch, 2 writers, creates",
+        "upsert 50/batch, 2 writers, updates",
+        "upsert 50/batch, no writers, creates",
+        "upsert 50/batch, no writers, updates",
         "GET entity, sequential",
         "GET entity, 8 in flight",
         "q + near 2 km",
@@ -31,5 +33,6 @@ def test_twin_bench_quick_run_prints_every_figure() -> None:
         "upsert -> notification",
         "summary",
         "target 5,000 entity upserts/s on sqlite",
+        "without writer processes: creates",
     ):
         assert figure in out, out

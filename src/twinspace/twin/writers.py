@@ -73,6 +73,7 @@ class WriterStatus:
     min_items: int
     batches: int = 0
     parts: int = 0
+    kept: int = 0
     fallbacks: int = 0
     restarts: int = 0
     last_error: str | None = None
@@ -85,6 +86,7 @@ class WriterStatus:
             "minItems": self.min_items,
             "batches": self.batches,
             "parts": self.parts,
+            "kept": self.kept,
             "fallbacks": self.fallbacks,
             "restarts": self.restarts,
             "lastError": self.last_error,
@@ -144,13 +146,18 @@ class WriterPool:
         *,
         min_items: int = 200,
         wake: Callable[[], None] | None = None,
+        keep_here: Callable[[str], bool] | None = None,
     ) -> None:
+        """``wake``: called when writers queued notifications (the server's delivery loop);
+        ``keep_here(tenant)``: whether a tenant's batches must be written by the server process
+        (asked before splitting, so that such a batch is not computed twice)."""
         if count < 1:
             raise ValueError("a writer pool needs at least one writer")
         self.config = config
         self.count = count
         self.min_items = max(min_items, count)
         self.wake = wake
+        self.keep_here = keep_here
         self._writers: list[_Writer | None] = [None] * count
         self._locks = [threading.Lock() for _ in range(count)]  # one batch part at a time each
         self._stats = WriterStatus(writers=count, alive=0, min_items=self.min_items)
@@ -242,6 +249,9 @@ class WriterPool:
         moment: datetime,
     ) -> BatchResult:
         """The batch split over the writers (see the module docstring), stamped ``moment``."""
+        if self.keep_here is not None and self.keep_here(tenant):
+            self._stats.kept += 1
+            return broker.run_batch(tenant, payloads, terms, mode, moment)
         parts = {k: part for k, part in enumerate(partition(payloads, self.count, mode)) if part}
         items = {k: [payloads[i] for i in part] for k, part in parts.items()}
         answers = self._exchange(

@@ -7,6 +7,8 @@ from typing import Any
 
 from tests.twin.api.conftest import BASE, SDM_CONTEXT, BrokerFactory, link
 
+from twinspace.store.twin_rows import SubscriptionRow
+
 
 def air(n: int, no2: float) -> dict[str, Any]:
     return {
@@ -50,6 +52,26 @@ async def test_large_batches_go_to_the_writers(make_store_broker: BrokerFactory)
         headers=link(SDM_CONTEXT),
     )
     assert count.headers["NGSILD-Results-Count"] == "300"
+
+
+async def test_a_tenant_with_a_data_space_subscription_is_written_by_the_server(
+    make_broker: BrokerFactory,
+) -> None:
+    broker = await make_broker(twin_writers=2)
+    moment = broker.clock.now()
+    doc = {"id": "urn:ngsi-ld:Subscription:shared", "type": "Subscription"}
+    row = SubscriptionRow(
+        id=doc["id"], tenant="", doc=doc, created_at=moment, modified_at=moment, owner="transfer:t"
+    )
+    with broker.twin.store.transaction() as tx:
+        tx.twin_subscriptions.add(row)
+    url = f"{BASE}/entityOperations/upsert"
+    response = await broker.client.post(
+        url, json=[air(n, n) for n in range(250)], headers=link(SDM_CONTEXT)
+    )
+    assert response.status_code == 201, response.text
+    writers = (await broker.client.get("/management/v3/twin")).json()["writers"]
+    assert writers["kept"] == 1 and writers["batches"] == 0 and writers["fallbacks"] == 0
 
 
 async def test_without_writers_the_status_says_so(make_broker: BrokerFactory) -> None:

@@ -361,6 +361,8 @@ class Broker:
         """A batch operation (``mode``: one of ``BATCH_MODES``) in this process, in one
         transaction, stamped ``moment`` (default: the clock's now); the writer processes run
         their part of a batch through here too."""
+        if mode not in BATCH_MODES:
+            raise ValueError(f"unknown batch mode {mode!r}")
         if mode == "delete":
             return self._delete_batch(tenant, payloads, moment)
 

@@ -199,7 +199,7 @@ def test_writers_queue_notifications_they_can_render(store: Store, pool: WriterP
     assert isinstance(pool.wake, Woken) and pool.wake.count == 1  # the server's loop is woken
 
 
-def test_data_space_subscriptions_keep_their_writes_in_the_server_process(
+def test_a_subscription_whose_filter_the_writers_lack_runs_in_the_server(
     store: Store, pool: WriterPool
 ) -> None:
     plain = subscribe(store, [])
@@ -214,19 +214,6 @@ def test_data_space_subscriptions_keep_their_writes_in_the_server_process(
     parts = sum(1 for part in partition(payloads, 2, "upsert") if part)
     assert notifications(store) == {plain: parts}  # and hid them all from the owned one
     assert owned not in notifications(store)
-
-
-def test_a_tenant_the_server_must_write_is_kept_there_whole(store: Store, pool: WriterPool) -> None:
-    """Asked before splitting (the Twin asks whether a data-space subscription is live), so
-    the batch is computed once, in the server process."""
-    asked: list[str] = []
-    pool.keep_here = lambda tenant: asked.append(tenant) or tenant == "shared"
-    broker = server_broker(store)
-    kept = pool.run(broker, "shared", [vehicle(n, n) for n in range(10)], TERMS, "upsert", MOMENT)
-    split = pool.run(broker, "other", [vehicle(n, n) for n in range(10)], TERMS, "upsert", MOMENT)
-    assert len(kept.success) == len(split.success) == 10 and asked == ["shared", "other"]
-    status = pool.status()
-    assert status.kept == 1 and status.batches == 1 and status.fallbacks == 0
 
 
 def test_a_context_only_the_server_holds_runs_there(store: Store, pool: WriterPool) -> None:

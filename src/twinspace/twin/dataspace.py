@@ -440,6 +440,9 @@ class TwinSharing:
         connector.sources[key] = self.open
         connector.stream_receiver = self.receive
         self.twin.notifier.filters[OWNER_PREFIX] = self.filter
+        if self.twin.pool is not None:  # its writers filter the same way, with the same key
+            _ = self.secret  # created here, before any writer reads it
+            self.twin.pool.share(self.data_dir)
 
 
 __all__ = ["OWNER_PREFIX", "TWIN_TYPE", "TwinSharing", "load_secret"]

@@ -129,14 +129,7 @@ class Twin:
             context_dir=context_dir,
             gc_threshold=gc_threshold,
         )
-        return WriterPool(config, count, wake=self.notifier.wake, keep_here=self._filtered)
-
-    def _filtered(self, tenant: str) -> bool:
-        """Whether a live subscription of ``tenant`` is owned by the data space: its
-        notifications pass through policy filters that only this process holds."""
-        with self.store.transaction() as tx:
-            rows = tx.twin_subscriptions.active(tenant, self.clock.now())
-        return any(row.owner for row in rows)
+        return WriterPool(config, count, wake=self.notifier.wake)
 
     async def terms(self, context: Context) -> TermMap:
         """The term map for a request's @context (core context alone when None)."""

@@ -9,13 +9,14 @@ it in the batch) goes to one process, in order; the parts run at the same time, 
 transaction, and their results are merged into one BatchOperationResult in the batch's order.
 NGSI-LD batch results are per entity, so a part that fails does not undo another.
 
-A writer does only what it can do exactly as the server process would. A part whose tenant has a
-subscription owned by the data space (its notifications pass through policy filters that live in
-the server process), or whose subscriptions use an @context only the server process holds, is
-rolled back and run by the server process instead (``fallbacks`` in the status). A writer that
-stops (crash, kill) is started again; its part is run by the server process when the operation
-can be repeated safely (upsert, update, merge), and reported as failed with a clear reason
-otherwise (create, delete: the writer may have committed before it stopped).
+A writer completes only what it does exactly as the server process would. It applies the
+data-space policy filter of subscriptions owned by transfers (``TwinSharing.filter``, with the
+participant's pseudonymization key: ``WriterPool.share``); a part whose filter fails there, or
+whose subscriptions use an @context only the server process holds, is rolled back and run by the
+server process instead (``fallbacks`` in the status). A writer that stops (crash, kill) is
+started again; its part is run by the server process when the operation can be repeated safely
+(upsert, update, merge), and reported as failed with a clear reason otherwise (create, delete:
+the writer may have committed before it stopped).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import threading
 import zlib
 from collections.abc import Callable
 from contextlib import ExitStack, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -54,6 +55,9 @@ class WriterConfig:
     validate_models: bool = True
     context_dir: Path | None = None
     gc_threshold: int = 0
+    #: The participant's data folder when its twin is shared through the data space: writers
+    #: then apply the same policy filters (``TwinSharing.filter``, its pseudonymization key).
+    sharing_dir: Path | None = None
 
 
 class Fallback(Exception):
@@ -73,7 +77,6 @@ class WriterStatus:
     min_items: int
     batches: int = 0
     parts: int = 0
-    kept: int = 0
     fallbacks: int = 0
     restarts: int = 0
     last_error: str | None = None
@@ -86,7 +89,6 @@ class WriterStatus:
             "minItems": self.min_items,
             "batches": self.batches,
             "parts": self.parts,
-            "kept": self.kept,
             "fallbacks": self.fallbacks,
             "restarts": self.restarts,
             "lastError": self.last_error,
@@ -146,24 +148,25 @@ class WriterPool:
         *,
         min_items: int = 200,
         wake: Callable[[], None] | None = None,
-        keep_here: Callable[[str], bool] | None = None,
     ) -> None:
-        """``wake``: called when writers queued notifications (the server's delivery loop);
-        ``keep_here(tenant)``: whether a tenant's batches must be written by the server process
-        (asked before splitting, so that such a batch is not computed twice)."""
+        """``wake``: called when writers queued notifications (the server's delivery loop)."""
         if count < 1:
             raise ValueError("a writer pool needs at least one writer")
         self.config = config
         self.count = count
         self.min_items = max(min_items, count)
         self.wake = wake
-        self.keep_here = keep_here
         self._writers: list[_Writer | None] = [None] * count
         self._locks = [threading.Lock() for _ in range(count)]  # one batch part at a time each
         self._stats = WriterStatus(writers=count, alive=0, min_items=self.min_items)
         self._context = multiprocessing.get_context("spawn")
 
     # --- life -------------------------------------------------------------------------------
+
+    def share(self, data_dir: Path) -> None:
+        """Have the writers filter data-space subscriptions' notifications as the server does
+        (``TwinSharing.install`` calls this before the writers start)."""
+        self.config = replace(self.config, sharing_dir=data_dir)
 
     def start(self) -> None:
         """Start every writer and wait until each is ready; RuntimeError if one cannot start
@@ -249,9 +252,6 @@ class WriterPool:
         moment: datetime,
     ) -> BatchResult:
         """The batch split over the writers (see the module docstring), stamped ``moment``."""
-        if self.keep_here is not None and self.keep_here(tenant):
-            self._stats.kept += 1
-            return broker.run_batch(tenant, payloads, terms, mode, moment)
         parts = {k: part for k, part in enumerate(partition(payloads, self.count, mode)) if part}
         items = {k: [payloads[i] for i in part] for k, part in parts.items()}
         answers = self._exchange(
@@ -396,39 +396,57 @@ def _writer_broker(config: WriterConfig) -> tuple[Broker, _Counter]:
     from twinspace.runtime import tune_gc
     from twinspace.store import Store, create_engine
     from twinspace.store.db import sqlite_path
-    from twinspace.twin.context import ContextLoader
-    from twinspace.twin.models import ModelCheck
-    from twinspace.twin.notifier import Notifier
+    from twinspace.twin.dataspace import OWNER_PREFIX, TwinSharing
+    from twinspace.twin.notifier import Filter, Notifier
+    from twinspace.twin.service import Twin
 
     url = config.database_url
     # the server process checkpoints a SQLite file's WAL; writers keep the large backstop
     store = Store(create_engine(url, background_checkpoints=sqlite_path(url) is not None))
     clock = SystemClock()
-    contexts = ContextLoader(httpx.AsyncClient(), preload_dir=config.context_dir, clock=clock)
+    client = httpx.AsyncClient()  # never used: a writer fetches nothing
+    twin = Twin(
+        store,
+        client,
+        clock=clock,
+        context_dir=config.context_dir,
+        validate_models=config.validate_models,
+    )
     counter = _Counter()
 
     def terms_for(context: list[Any]) -> TermMap:
         try:
-            return contexts.cached_term_map(context)
+            return twin.contexts.cached_term_map(context)
         except NgsiError as exc:
             raise Fallback(f"a subscription's @context is held by the server only: {exc}") from exc
 
     class WriterNotifier(Notifier):
-        def _filter_for(self, owner: str | None) -> Any:
-            if owner:
-                raise Fallback(f"the data-space subscription of {owner} filters notifications")
-            return None
+        def _filter_for(self, owner: str | None) -> Filter | None:
+            hook = super()._filter_for(owner)
+            if owner and hook is None:
+                raise Fallback(f"the subscription of {owner} is filtered by the server process")
+            return hook
+
+        @staticmethod
+        def _shaped(hook: Filter, row: Any, entity: Any) -> Any:
+            try:
+                return hook(row, entity)
+            except Exception as exc:  # the server hides it, or knows better: let it decide
+                raise Fallback(f"the filter of subscription {row.id} failed here: {exc}") from exc
 
         def enqueue(self, *args: Any, **kwargs: Any) -> int:
             queued = super().enqueue(*args, **kwargs)
             counter.queued += queued
             return queued
 
+    filters: dict[str, Filter] = {}
+    if config.sharing_dir is not None:
+        filters[OWNER_PREFIX] = TwinSharing(twin, config.sharing_dir).filter
     sink: ChangeSink = WriterNotifier(
-        store=store, clock=clock, client=httpx.AsyncClient(), terms_for=terms_for
+        store=store, clock=clock, client=client, terms_for=terms_for, filters=filters
     )
-    models = ModelCheck() if config.validate_models else None
-    if models is not None:
-        models.terms  # noqa: B018 - build the model context's term map before the first batch
+    twin.broker.sink = sink
+    if twin.broker.models is not None:
+        twin.broker.models.terms  # noqa: B018 - the model context's term map, built now
     tune_gc(config.gc_threshold)
-    return Broker(store, clock=clock, sink=sink, models=models), counter
+    return twin.broker, counter

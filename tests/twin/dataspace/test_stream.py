@@ -8,8 +8,10 @@ from typing import Any
 
 from tests.connector.harness import Node
 from tests.twin.dataspace.util import (
+    LINK,
     MADRID,
     MGMT,
+    NGSI,
     agree,
     air,
     entities,
@@ -145,6 +147,45 @@ async def test_stream_is_pseudonymized_and_stops_when_the_provider_suspends(
         await upsert(p, [air(1, 1.0)])
         await asyncio.sleep(0.3)
         assert (await no2(c))[first] == 33.0
+
+
+async def test_writer_processes_filter_a_stream_as_the_server_does(tmp_path: Path) -> None:
+    """The provider runs two writer processes: a large batch is split over them, and the
+    changes reach the consumer through the same policy filter (same pseudonyms, attributes
+    omitted, device references dropped) as those the server process writes."""
+    async with space(tmp_path, twin_writers=2) as nodes:
+        p, c = nodes["provider"], nodes["consumer"]
+        await upsert(p, [air(1, 30.0)])  # written by the server process (a small batch)
+        address = {**ADDRESS, "view": {"pseudonymize": True, "omitAttrs": ["SO2"]}}
+        assert (await publish(p, "anon", address)).status_code == 200
+        await subscribe(c, p, await agree(c, p, "anon"))
+        [first] = await _until_any(lambda: entities(c, "AirQualityObserved"))
+
+        await upsert(p, [air(n, 40.0 + n / 1000) for n in range(1, 251)])  # through the writers
+        got = await _until_count(c, 250)
+        assert first["id"] in got and got[first["id"]]["NO2"]["value"] == 40.001
+        for entity in got.values():
+            assert ":anon-" in entity["id"] and "refDevice" not in entity and "SO2" not in entity
+        writers = twin_of(p).status()["writers"]
+        assert writers["batches"] == 1 and writers["parts"] == 2
+        assert writers["fallbacks"] == 0
+
+
+async def _until_count(c: Node, count: int) -> dict[str, Any]:
+    for _ in range(200):
+        got = {e["id"]: e for e in await _all(c)}
+        if len(got) >= count:
+            return got
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the consumer has {len(got)} entities, not {count}")
+
+
+async def _all(c: Node) -> list[dict[str, Any]]:
+    params = {"type": "AirQualityObserved", "limit": 1000}
+    r = await c.client.get(f"{NGSI}/entities", params=params, headers=LINK)
+    assert r.status_code == 200, r.text
+    found: list[dict[str, Any]] = r.json()
+    return found
 
 
 async def test_streaming_a_non_twin_asset_is_refused(tmp_path: Path) -> None:

@@ -54,6 +54,7 @@ def test_serve_options() -> None:
         "--participant-id",
         "--api-key",
         "--public-url",
+        "--twin-writers",
     ):
         assert option in result.output
 

@@ -51,7 +51,7 @@ class Served:
         )
 
 
-def serve(tmp_path: Path, name: str) -> Served:
+def serve(tmp_path: Path, name: str, *extra: str) -> Served:
     port = free_port()
     log = tmp_path / f"{name}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TWINSPACE_")}
@@ -74,6 +74,7 @@ def serve(tmp_path: Path, name: str) -> Served:
                 f"urn:test:{name}",
                 "--api-key",
                 f"key-{name}",
+                *extra,
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -101,6 +102,27 @@ def stop(served: Served) -> int:
             served.process.kill()
             served.process.wait()
     return served.process.returncode
+
+
+def test_serve_runs_and_stops_twin_writers(tmp_path: Path) -> None:
+    served = serve(tmp_path, "writers", "--twin-writers", "2")
+    key = {"X-Api-Key": served.api_key}
+    try:
+        things = [
+            {"id": f"urn:ngsi-ld:Thing:{n}", "type": "Thing", "v": {"type": "Property", "value": n}}
+            for n in range(300)
+        ]
+        url = f"{served.url}/ngsi-ld/v1/entityOperations/upsert"
+        assert httpx.post(url, json=things, headers=key, timeout=60).status_code == 201
+        writers = httpx.get(f"{served.url}/management/v3/twin", headers=key).json()["writers"]
+        assert writers["alive"] == 2 and writers["batches"] == 1 and writers["parts"] == 2
+    finally:  # a graceful shutdown; uvicorn then re-raises SIGTERM for the exit status
+        assert stop(served) in (0, -signal.SIGTERM), served.log.read_text()
+    for pid in writers["pids"]:  # stopped and reaped with the server
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    log = served.log.read_text()
+    assert "2 writer processes" in log and "Traceback" not in log
 
 
 @pytest.fixture(scope="module")

@@ -2,4 +2,5 @@
 
 from twinspace.cli.app import main
 
-main()
+if __name__ == "__main__":  # not when a spawned child (a twin writer) imports it
+    main()

@@ -122,6 +122,15 @@ def serve(
             "[env TWINSPACE_ALLOW_HTTP_DID]",
         ),
     ] = None,
+    twin_writers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=64,
+            help="Processes that share the twin's large batch writes (0: none; up to one per "
+            "core helps heavy ingest). [env TWINSPACE_TWIN_WRITERS]",
+        ),
+    ] = None,
     log_level: Annotated[
         str, typer.Option(help="Log level: debug, info, warning, error.")
     ] = "info",
@@ -147,6 +156,7 @@ def serve(
                 "auth": auth,
                 "authority": authority,
                 "allow_http_did": allow_http_did,
+                "twin_writers": twin_writers,
             }
         )
     except CliError as exc:
@@ -167,6 +177,11 @@ def serve(
         f"  DSP        {settings.dsp_url()}\n"
         f"  management {base}/management/v3  (X-Api-Key)\n"
         f"  store      {_shown_url(settings.effective_database_url())}"
+        + (
+            f"\n  twin       {settings.twin_writers} writer processes"
+            if settings.twin_writers
+            else ""
+        )
     )
     run_server(app, settings, log_level, settings.name)
 
